@@ -1,0 +1,90 @@
+"""Reading the user's files with errors that name the file, the column and what was expected."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message says which file, what is wrong and what to do."""
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, or a DataError saying which file (``what``) was looked for."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path} does not exist or is not a file")
+    return path
+
+
+def read_csv(
+    path: str | Path,
+    required: Sequence[str] = (),
+    what: str = "data file",
+    **kwargs,
+) -> pd.DataFrame:
+    """``pd.read_csv`` that reports a missing or empty file, bad encoding or missing columns clearly."""
+    path = require_file(path, what)
+    try:
+        frame = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: expected a header row with {', '.join(required) or 'columns'}") from None
+    except UnicodeDecodeError as e:
+        encoding = kwargs.get("encoding", "utf-8")
+        raise DataError(f"{path} is not valid {encoding} text ({e.reason} at byte {e.start})") from None
+    except (pd.errors.ParserError, csv.Error) as e:
+        raise DataError(f"{path} could not be parsed as CSV: {e}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns[:20]))
+        raise DataError(
+            f"{path} has no column {', '.join(map(repr, missing))}; expected {', '.join(required)}, "
+            f"found: {found} (is the separator right?)"
+        )
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows")
+    return frame
+
+
+def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, dtype: str = "float32") -> np.ndarray:
+    """A column as numbers, or a DataError naming the first rows that are not numbers (or are NaN/inf)."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+    if bad.any():
+        rows = np.flatnonzero(bad)[:3]
+        examples = ", ".join(f"line {r + 2}: {frame[column].iloc[r]!r}" for r in rows)
+        raise DataError(
+            f"{path}: column {column!r} must hold finite numbers; {int(bad.sum())} value(s) are not ({examples})"
+        )
+    return values.to_numpy(dtype=dtype)
+
+
+def write_folder_atomically(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """Fill ``folder`` by ``write(tmp)`` on a temporary sibling renamed into place.
+
+    Readers never see a half-written folder and a failed write leaves nothing behind; when another
+    process finishes the same folder first, its result is kept.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not folder.is_dir():
+            raise
+    return folder

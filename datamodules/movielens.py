@@ -1,0 +1,229 @@
+"""MovieLens ratings (ml-latest-small or ml-100k) as user/item index tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.cache import cached, file_fingerprint
+from datamodules.files import DataError, numeric_column, read_csv, require_file
+from datamodules.samples import write_movielens_sample
+
+SPLITS = ("random", "time")
+
+
+def find_ratings(data_dir: Path) -> tuple[Path, Path | None]:
+    """The ratings file and the titles file of a MovieLens folder, in either distribution's layout."""
+    if (data_dir / "ratings.csv").is_file():
+        movies = data_dir / "movies.csv"
+        return data_dir / "ratings.csv", movies if movies.is_file() else None
+    if (data_dir / "u.data").is_file():
+        items = data_dir / "u.item"
+        return data_dir / "u.data", items if items.is_file() else None
+    raise DataError(
+        f"no MovieLens ratings in {data_dir}: expected ratings.csv (ml-latest-small) or u.data (ml-100k); "
+        f"set data.data_dir to the unpacked dataset folder"
+    )
+
+
+def read_ratings(path: Path) -> pd.DataFrame:
+    """Columns userId, movieId, rating, timestamp, checked."""
+    if path.name == "u.data":
+        frame = read_csv(
+            path,
+            sep="\t",
+            header=None,
+            names=["userId", "movieId", "rating", "timestamp"],
+            what="MovieLens 100k ratings",
+        )
+        if frame["movieId"].isna().all():
+            raise DataError(f"{path}: expected 4 tab-separated columns (user item rating timestamp)")
+    else:
+        frame = read_csv(path, required=["userId", "movieId", "rating"], what="MovieLens ratings")
+    for column in ("userId", "movieId"):
+        numeric_column(frame, column, path, dtype="int64")
+    frame["rating"] = numeric_column(frame, "rating", path)
+    if "timestamp" not in frame:
+        frame["timestamp"] = 0
+    return frame
+
+
+def read_titles(path: Path | None) -> dict[int, str]:
+    """movieId -> title, from movies.csv or u.item (latin-1, ``|``-separated)."""
+    if path is None:
+        return {}
+    if path.name == "u.item":
+        frame = read_csv(path, sep="|", header=None, encoding="latin-1", what="MovieLens 100k titles")
+        frame = frame.rename(columns={0: "movieId", 1: "title"})
+    else:
+        frame = read_csv(path, required=["movieId", "title"], what="MovieLens titles")
+    return dict(zip(frame["movieId"].astype(int), frame["title"].astype(str), strict=True))
+
+
+def split_mask(timestamps: np.ndarray, valid_pct: float, split: str, seed: int) -> np.ndarray:
+    """Boolean mask of the validation rows: a seeded random ``valid_pct`` or the latest ratings."""
+    n_valid = int(round(valid_pct * len(timestamps)))
+    if split == "random":
+        chosen = np.random.default_rng(seed).permutation(len(timestamps))[:n_valid]
+    elif split == "time":
+        chosen = np.argsort(timestamps, kind="stable")[len(timestamps) - n_valid :]
+    else:
+        raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+    mask = np.zeros(len(timestamps), dtype=bool)
+    mask[chosen] = True
+    return mask
+
+
+class MovieLensDataModule(pl.LightningDataModule):
+    """User/item/rating tensors from a MovieLens folder, or from the built-in synthetic sample.
+
+    Users and movies are mapped to contiguous indices over all ratings, as the lesson did. Predict
+    reads ``predict_file`` (columns userId, movieId) or, without one, the validation pairs.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        valid_pct: float = 0.2,
+        split: str = "random",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 42,
+        cache_dir: str = ".cache/fastlightning",
+        predict_file: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0 < valid_pct < 1:
+            raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        self.data_dir = data_dir
+        self.valid_pct = valid_pct
+        self.split = split
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.cache_dir = Path(cache_dir)
+        self.predict_file = predict_file
+        self.arrays: dict[str, np.ndarray] | None = None
+
+    @property
+    def folder(self) -> Path:
+        if self.data_dir is None:
+            return self.cache_dir / "samples" / "movielens-v1"
+        return Path(self.data_dir)
+
+    def prepare_data(self) -> None:
+        if self.data_dir is None:
+            write_movielens_sample(self.folder)
+        self._load()
+
+    def _load(self) -> dict[str, np.ndarray]:
+        ratings_path, titles_path = find_ratings(self.folder)
+        inputs = [file_fingerprint(p) for p in (ratings_path, titles_path) if p is not None]
+        settings = {"inputs": inputs, "valid_pct": self.valid_pct, "split": self.split, "seed": self.seed}
+
+        def build() -> tuple[dict[str, np.ndarray], dict]:
+            frame = read_ratings(ratings_path)
+            user_ids, users = np.unique(frame["userId"].to_numpy(), return_inverse=True)
+            item_ids, items = np.unique(frame["movieId"].to_numpy(), return_inverse=True)
+            titles = read_titles(titles_path)
+            arrays = {
+                "users": users.astype(np.int64),
+                "items": items.astype(np.int64),
+                "ratings": frame["rating"].to_numpy(np.float32),
+                "is_valid": split_mask(frame["timestamp"].to_numpy(), self.valid_pct, self.split, self.seed),
+                "user_ids": user_ids.astype(np.int64),
+                "item_ids": item_ids.astype(np.int64),
+                "titles": np.array([titles.get(int(i), f"movie {i}") for i in item_ids], dtype=str),
+            }
+            return arrays, {}
+
+        self.arrays, _ = cached(self.cache_dir, "movielens", settings, build)
+        return self.arrays
+
+    def setup(self, stage: str) -> None:
+        if self.arrays is None:
+            self._load()
+
+    def describe(self) -> dict:
+        """Constructor arguments only the data knows: the numbers of users and items."""
+        arrays = self.arrays if self.arrays is not None else self._load()
+        return {"n_users": len(arrays["user_ids"]), "n_items": len(arrays["item_ids"])}
+
+    @property
+    def item_names(self) -> list[str]:
+        """Title of each item index."""
+        return self.arrays["titles"].tolist()
+
+    @property
+    def item_counts(self) -> np.ndarray:
+        """Number of ratings of each item index."""
+        return np.bincount(self.arrays["items"], minlength=len(self.arrays["item_ids"]))
+
+    def _rows(self, valid: bool) -> TensorBatches:
+        mask = self.arrays["is_valid"] == valid
+        return TensorBatches(
+            torch.from_numpy(self.arrays["users"][mask]),
+            torch.from_numpy(self.arrays["items"][mask]),
+            torch.from_numpy(self.arrays["ratings"][mask]),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return tensor_loader(
+            self._rows(valid=False),
+            self.batch_size,
+            shuffle=True,
+            trainer=self.trainer,
+            seed=self.seed,
+            num_workers=self.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return tensor_loader(self._rows(valid=True), self.batch_size * 4, shuffle=False, trainer=self.trainer)
+
+    def predict_pairs(self) -> pd.DataFrame:
+        """userId/movieId pairs to predict, with their indices; unknown ids are an error."""
+        if self.predict_file is None:
+            mask = self.arrays["is_valid"]
+            return pd.DataFrame(
+                {
+                    "userId": self.arrays["user_ids"][self.arrays["users"][mask]],
+                    "movieId": self.arrays["item_ids"][self.arrays["items"][mask]],
+                    "rating": self.arrays["ratings"][mask],
+                }
+            )
+        path = require_file(self.predict_file, "predict_file")
+        frame = read_csv(path, required=["userId", "movieId"], what="predict_file")
+        for column, known in (("userId", "user_ids"), ("movieId", "item_ids")):
+            ids = numeric_column(frame, column, path, dtype="int64")
+            unknown = np.setdiff1d(ids, self.arrays[known])
+            if len(unknown):
+                raise DataError(
+                    f"{path}: {len(unknown)} {column} value(s) never seen in the ratings, e.g. "
+                    f"{', '.join(map(str, unknown[:5]))}; the model has no embedding for them"
+                )
+            frame[column] = ids
+        return frame
+
+    def predict_dataloader(self) -> DataLoader:
+        pairs = self.predict_pairs()
+        users = np.searchsorted(self.arrays["user_ids"], pairs["userId"].to_numpy())
+        items = np.searchsorted(self.arrays["item_ids"], pairs["movieId"].to_numpy())
+        return tensor_loader(
+            TensorBatches(torch.from_numpy(users), torch.from_numpy(items)), self.batch_size * 4, shuffle=False
+        )
+
+    def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
+        """``predictions.csv``: userId, movieId (and the known rating), predicted rating."""
+        frame = self.predict_pairs()
+        frame["prediction"] = torch.cat(predictions).float().numpy()
+        path = Path(out_dir) / "predictions.csv"
+        frame.to_csv(path, index=False)
+        return path

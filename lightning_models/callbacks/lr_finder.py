@@ -1,0 +1,40 @@
+"""Lightning's learning-rate finder, run before training, with its result kept in the run directory."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import LearningRateFinder
+from pytorch_lightning.utilities import rank_zero_info
+
+
+class LRFinder(LearningRateFinder):
+    """Sweeps the lr before ``fit``, sets the module's ``lr`` to the suggestion, and writes
+    ``lr_find.csv`` (and ``lr_find.png`` when matplotlib is installed) to the run directory."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.lr_find(trainer, pl_module)
+        if self.optimal_lr is None or not trainer.is_global_zero:
+            return
+        suggestion = self.optimal_lr.suggestion()
+        out = Path(trainer.default_root_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "lr_find.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["lr", "loss"])
+            writer.writerows(zip(self.optimal_lr.results["lr"], self.optimal_lr.results["loss"], strict=True))
+        if importlib.util.find_spec("matplotlib") is not None:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            fig = self.optimal_lr.plot(suggest=suggestion is not None)
+            fig.savefig(out / "lr_find.png")
+            plt.close(fig)
+        if trainer.logger is not None and suggestion is not None:
+            trainer.logger.log_metrics({"lr_find/suggestion": suggestion})
+        rank_zero_info(f"lr finder suggests lr={suggestion} (written to {out / 'lr_find.csv'})")

@@ -1,0 +1,72 @@
+"""Optimizer parameter groups: one learning rate per layer group, no weight decay on biases and norms.
+
+Every optimizer param group carries ``peak_lr`` (the rate a schedule scales from) and ``layer_group``
+(its index in ``layer_groups()``), so schedules and unfreezing can act per layer group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+
+
+def discriminative_lrs(lr: float, n_groups: int, lr_div: float = 1.0) -> list[float]:
+    """Group i of n gets ``lr / lr_div ** (n - 1 - i)``: the output side learns fastest (ULMFiT: 2.6)."""
+    return [lr / lr_div ** (n_groups - 1 - i) for i in range(n_groups)]
+
+
+def _no_decay_params(module: nn.Module) -> set[int]:
+    """Ids of biases and of every parameter of a normalization layer."""
+    ids = set()
+    for sub in module.modules():
+        for name, p in sub.named_parameters(recurse=False):
+            if isinstance(sub, NORM_TYPES) or name.endswith("bias"):
+                ids.add(id(p))
+    return ids
+
+
+def param_groups(
+    layer_groups: Sequence[nn.Module],
+    lrs: Sequence[float],
+    weight_decay: float = 0.0,
+) -> list[dict]:
+    """Two optimizer groups per layer group (decayed, not decayed); empty ones are left out."""
+    if len(lrs) != len(layer_groups):
+        raise ValueError(f"got {len(lrs)} learning rates for {len(layer_groups)} layer groups")
+    seen: set[int] = set()
+    groups = []
+    for i, (module, lr) in enumerate(zip(layer_groups, lrs, strict=True)):
+        no_decay = _no_decay_params(module)
+        decay, plain = [], []
+        for p in module.parameters():
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            (plain if id(p) in no_decay else decay).append(p)
+        for params, wd in ((decay, weight_decay), (plain, 0.0)):
+            if params:
+                groups.append({"params": params, "lr": lr, "peak_lr": lr, "weight_decay": wd, "layer_group": i})
+    return groups
+
+
+def make_optimizer(
+    name: str,
+    groups: list[dict],
+    betas: Sequence[float] = (0.9, 0.99),
+    momentum: float = 0.9,
+    eps: float = 1e-8,
+) -> torch.optim.Optimizer:
+    """AdamW (decoupled weight decay), Adam (L2 in the gradient) or SGD with momentum."""
+    if name == "adamw":
+        return torch.optim.AdamW(groups, betas=tuple(betas), eps=eps, foreach=True)
+    if name == "adam":
+        return torch.optim.Adam(groups, betas=tuple(betas), eps=eps, foreach=True)
+    if name == "sgd":
+        return torch.optim.SGD(groups, momentum=momentum, foreach=True)
+    raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")

@@ -1,0 +1,62 @@
+"""Shared fixtures: compose a task's config as `python train.py task=...` would, and run it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+import train
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+TASKS = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the whole session, so each built-in sample is written once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def compose_config(task: str, run_dir: Path, cache_dir: Path, overrides: list[str] = ()) -> DictConfig:
+    """The config `python train.py task=<task> <overrides>` would get, writing into ``run_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                f"task={task}",
+                f"paths.root_dir={run_dir.parent}",
+                f"paths.output_dir={run_dir}",
+                f"paths.cache_dir={cache_dir}",
+                "trainer.enable_progress_bar=false",
+                "+trainer.enable_model_summary=false",
+                *overrides,
+            ],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.task_name = task
+        del cfg.hydra
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+@pytest.fixture
+def run_task(tmp_path: Path, cache_dir: Path) -> Callable[..., dict[str, float]]:
+    """``run_task("movielens", "trainer.max_epochs=1")`` -> the metrics train.py writes to metrics.json."""
+
+    def run(task: str, *overrides: str, run_dir: Path | None = None) -> dict[str, float]:
+        cfg = compose_config(task, run_dir or tmp_path / "run", cache_dir, list(overrides))
+        return train.run(cfg)
+
+    return run

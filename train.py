@@ -1,0 +1,123 @@
+"""Train, test and predict any task: ``python train.py task=<name> [key=value ...]``.
+
+Hydra composes ``conf/train.yaml`` with ``conf/task/<name>.yaml``; this file instantiates the data
+module, builds the model from what the data describes, runs the stages that are switched on, and
+leaves the run directory with the config, ``metrics.csv``, ``metrics.json``, checkpoints and the
+task's reports. It returns ``optimized_metric`` for sweepers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.model_helpers import is_overridden
+
+from lightning_models.callbacks import LRFinder
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_group(group: DictConfig | None) -> list:
+    """Every entry of a config group that has a ``_target_`` (entries set to null are skipped)."""
+    if not group:
+        return []
+    return [instantiate(node, _convert_="all") for node in group.values() if node and "_target_" in node]
+
+
+def find_checkpoint(ckpt_path: str | None, cfg: DictConfig) -> str | None:
+    """``ckpt_path`` as given, or for ``last`` this run's last.ckpt, else the newest one of the task."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path != "last":
+        if not Path(ckpt_path).is_file():
+            raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+        return ckpt_path
+    own = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    if own.is_file():
+        return str(own)
+    task_dir = Path(cfg.paths.log_dir) / cfg.task_name
+    found = sorted(task_dir.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(
+            f"ckpt_path=last: no checkpoints/last.ckpt in {own.parent.parent} or under {task_dir}; "
+            f"train first, or give the path of a checkpoint"
+        )
+    log.info(f"resuming from {found[-1]}")
+    return str(found[-1])
+
+
+def plain_metrics(metrics: dict) -> dict[str, float]:
+    """The train/val/test metrics as plain floats."""
+    return {k: float(v) for k, v in metrics.items() if k.split("/")[0] in ("train", "val", "test")}
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    """Fit, test and predict as ``cfg`` says; returns the final metrics (also in metrics.json)."""
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model = instantiate(cfg.model, **datamodule.describe(), _convert_="all")
+
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    if cfg.get("tune_lr") and not any(isinstance(c, LRFinder) for c in callbacks):
+        callbacks.append(LRFinder())
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all")
+
+    ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg)
+    weights = None if cfg.get("train") else ckpt_path
+    metrics: dict[str, float] = {}
+    if cfg.get("train"):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics.update(plain_metrics(trainer.callback_metrics))
+        metrics.update(epoch=trainer.current_epoch, step=trainer.global_step)
+        for owner in (datamodule, model):
+            if hasattr(owner, "export"):
+                owner.export(out)
+    if cfg.get("test"):
+        if is_overridden("test_dataloader", datamodule):
+            trainer.test(model, datamodule=datamodule, ckpt_path=weights)
+            metrics.update(plain_metrics(trainer.callback_metrics))
+        else:
+            log.info(f"{type(datamodule).__name__} has no test set; skipping test")
+    if cfg.get("predict"):
+        predictor = trainer
+        if trainer.world_size > 1:
+            predictor = instantiate(cfg.trainer, devices=1, strategy="auto", num_nodes=1, logger=False, callbacks=[])
+        predictions = predictor.predict(model, datamodule=datamodule, ckpt_path=weights)
+        log.info(f"predictions written to {datamodule.write_predictions(predictions, out)}")
+
+    if trainer.is_global_zero:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"run directory: {out}")
+    return metrics
+
+
+def optimized_value(metrics: dict[str, float], name: str | None) -> float | None:
+    """The metric a sweeper optimizes, checked to have been logged."""
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(f"optimized_metric={name!r} was not logged; the run logged: {', '.join(sorted(metrics))}")
+    return metrics[name]
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return optimized_value(run(cfg), cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()
