@@ -82,7 +82,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("train"):
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics.update(plain_metrics(trainer.callback_metrics))
-        metrics.update(epoch=trainer.current_epoch, step=trainer.global_step)
         for owner in (datamodule, model):
             if hasattr(owner, "export"):
                 owner.export(out)
