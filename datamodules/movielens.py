@@ -120,11 +120,11 @@ class MovieLensDataModule(pl.LightningDataModule):
         return Path(self.data_dir)
 
     def prepare_data(self) -> None:
-        if self.data_dir is None:
-            write_movielens_sample(self.folder)
         self._load()
 
     def _load(self) -> dict[str, np.ndarray]:
+        if self.data_dir is None:
+            write_movielens_sample(self.folder)
         ratings_path, titles_path = find_ratings(self.folder)
         inputs = [file_fingerprint(p) for p in (ratings_path, titles_path) if p is not None]
         settings = {"inputs": inputs, "valid_pct": self.valid_pct, "split": self.split, "seed": self.seed}

@@ -64,9 +64,9 @@ def make_optimizer(
 ) -> torch.optim.Optimizer:
     """AdamW (decoupled weight decay), Adam (L2 in the gradient) or SGD with momentum."""
     if name == "adamw":
-        return torch.optim.AdamW(groups, betas=tuple(betas), eps=eps, foreach=True)
+        return torch.optim.AdamW(groups, betas=tuple(betas), eps=eps, fused=True)
     if name == "adam":
-        return torch.optim.Adam(groups, betas=tuple(betas), eps=eps, foreach=True)
+        return torch.optim.Adam(groups, betas=tuple(betas), eps=eps, fused=True)
     if name == "sgd":
-        return torch.optim.SGD(groups, momentum=momentum, foreach=True)
+        return torch.optim.SGD(groups, momentum=momentum, fused=True)
     raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")

@@ -1,0 +1,92 @@
+"""MovieLens under DDP, bf16 and resume: the same task, trained other ways, gives the same result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ddp_on_two_cpu_processes_matches_one_process(run_task, tmp_path):
+    """Two ranks with batch 32 take the same global batches as one process with batch 64."""
+    single = run_task("movielens", "trainer.max_epochs=2", "data.batch_size=64", run_dir=tmp_path / "one")
+    ddp = run_task(
+        "movielens", "trainer=ddp_cpu", "trainer.max_epochs=2", "data.batch_size=32", run_dir=tmp_path / "two"
+    )
+    assert ddp["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
+
+
+def test_bf16_mixed_precision_trains_on_cpu(run_task):
+    metrics = run_task("movielens", "trainer.max_epochs=1", "trainer.precision=bf16-mixed")
+    assert metrics["val/rmse"] < 0.8
+
+
+def test_resume_from_last_checkpoint_continues_where_it_stopped(run_task, tmp_path):
+    full = run_task("movielens", "trainer.max_epochs=3", run_dir=tmp_path / "full")
+    stopped_dir = tmp_path / "stopped"
+    run_task(
+        "movielens",
+        "trainer.max_epochs=3",
+        "+callbacks.stop._target_=toy.StopAfterEpoch",
+        "+callbacks.stop.epoch=0",
+        run_dir=stopped_dir,
+    )
+    last = torch.load(stopped_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (0, 300)
+
+    resumed = run_task("movielens", "trainer.max_epochs=3", "ckpt_path=last", run_dir=stopped_dir)
+    assert resumed["val/rmse"] == pytest.approx(full["val/rmse"], rel=1e-5)
+    lrs = [line.split(",") for line in (stopped_dir / "metrics.csv").read_text().splitlines()]
+    header = lrs[0]
+    steps = sorted({int(row[header.index("step")]) for row in lrs[1:]})
+    assert steps[0] > 300  # the resumed run logged from where the first one stopped
+
+
+def test_lr_finder_writes_its_sweep_and_trains_at_the_suggestion(run_task, tmp_path):
+    run_task("movielens", "callbacks=lr_find", "trainer.max_epochs=1", "+callbacks.lr_finder.num_training_steps=40")
+    lines = (tmp_path / "run" / "lr_find.csv").read_text().splitlines()
+    assert lines[0] == "lr,loss" and len(lines) == 41
+    assert (tmp_path / "run" / "lr_find.png").is_file()
+    logged = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    suggestion = logged["lr_find/suggestion"].dropna().item()
+    assert suggestion != 5e-3
+    assert logged["lr-AdamW"].max() == pytest.approx(suggestion, rel=0.05)
+
+
+def test_tensorboard_logger_writes_events_next_to_metrics_csv(run_task, tmp_path):
+    run_task("movielens", "logger=tensorboard", "trainer.max_epochs=1", "+trainer.limit_train_batches=5")
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert (tmp_path / "run" / "metrics.csv").is_file()
+
+
+def test_optuna_search_with_the_joblib_launcher(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            "task=movielens",
+            "hparams_search=movielens_optuna",
+            "launcher=joblib",
+            "hydra.sweeper.n_trials=2",
+            "trainer=debug",
+            "trainer.enable_progress_bar=false",
+            f"paths.root_dir={tmp_path}",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
+    assert "best_value" in best
+    runs = sorted((tmp_path / "sweep").glob("*/metrics.json"))
+    assert len(runs) == 2 and all("val/rmse" in json.loads(p.read_text()) for p in runs)
