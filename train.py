@@ -80,14 +80,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
     weights = None if cfg.get("train") else ckpt_path
     metrics: dict[str, float] = {}
     if cfg.get("train"):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics.update(plain_metrics(trainer.callback_metrics))
         for owner in (datamodule, model):
             if hasattr(owner, "export"):
                 owner.export(out)
     if cfg.get("test"):
         if is_overridden("test_dataloader", datamodule):
-            trainer.test(model, datamodule=datamodule, ckpt_path=weights)
+            trainer.test(model, datamodule=datamodule, ckpt_path=weights, weights_only=True)
             metrics.update(plain_metrics(trainer.callback_metrics))
         else:
             log.info(f"{type(datamodule).__name__} has no test set; skipping test")
@@ -95,7 +95,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         predictor = trainer
         if trainer.world_size > 1:
             predictor = instantiate(cfg.trainer, devices=1, strategy="auto", num_nodes=1, logger=False, callbacks=[])
-        predictions = predictor.predict(model, datamodule=datamodule, ckpt_path=weights)
+        predictions = predictor.predict(model, datamodule=datamodule, ckpt_path=weights, weights_only=True)
         log.info(f"predictions written to {datamodule.write_predictions(predictions, out)}")
 
     if trainer.is_global_zero:

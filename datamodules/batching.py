@@ -107,9 +107,18 @@ class ShardedBatchSampler(DistributedSampler):
 
 
 class TensorLoader(DataLoader):
-    """A DataLoader over a ShardedBatchSampler whose position Lightning saves in checkpoints."""
+    """A DataLoader over a ShardedBatchSampler whose position Lightning saves in checkpoints.
+
+    With a trainer, the position is the trainer's: the batches it finished in its current epoch
+    (the sampler has handed out one more, which Lightning prefetches).
+    """
+
+    trainer: pl.Trainer | None = None
 
     def state_dict(self) -> dict[str, int]:
+        if self.trainer is not None:
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            return {"epoch": self.trainer.current_epoch, "batches": done}
         return self.sampler.state_dict()
 
     def load_state_dict(self, state: dict[str, int]) -> None:
@@ -135,10 +144,12 @@ def tensor_loader(
         num_replicas=trainer.world_size if trainer is not None else 1,
         rank=trainer.global_rank if trainer is not None else 0,
     )
-    return TensorLoader(
+    loader = TensorLoader(
         dataset,
         sampler=sampler,
         batch_size=None,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
+    loader.trainer = trainer
+    return loader

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -88,3 +91,17 @@ class StopAfterEpoch(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch:
             trainer.should_stop = True
+
+
+class SlowAfterStep(pl.Callback):
+    """From step ``step`` on, marks ``marker`` and slows training, so a test can signal the run mid-epoch."""
+
+    def __init__(self, step: int, marker: str, delay: float = 0.2) -> None:
+        self.step = step
+        self.marker = marker
+        self.delay = delay
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            Path(self.marker).touch()
+            time.sleep(self.delay)

@@ -121,7 +121,7 @@ class SGDR(StepSchedule):
         epoch = trainer.current_epoch + 1
         if epoch in ends:
             path = Path(trainer.default_root_dir) / "checkpoints" / f"{self.snapshot_name}_cyc_{ends.index(epoch)}.ckpt"
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
 
 
 class OneCycle(StepSchedule):
