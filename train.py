@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from lightning_models.callbacks import LRFinder
+from lightning_models.checkpoints import check_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ def find_checkpoint(ckpt_path: str | None, cfg: DictConfig) -> str | None:
     if ckpt_path is None:
         return None
     if ckpt_path != "last":
-        if not Path(ckpt_path).is_file():
-            raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
         return ckpt_path
     own = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     if own.is_file():
@@ -77,6 +76,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all")
 
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg)
+    if ckpt_path is not None:
+        check_checkpoint(ckpt_path, model)
     weights = None if cfg.get("train") else ckpt_path
     metrics: dict[str, float] = {}
     if cfg.get("train"):
