@@ -14,13 +14,48 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_ddp_on_two_cpu_processes_matches_one_process(run_task, tmp_path):
+def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task, tmp_path, cache_dir):
     """Two ranks with batch 32 take the same global batches as one process with batch 64."""
     single = run_task("movielens", "trainer.max_epochs=1", "data.batch_size=64", run_dir=tmp_path / "one")
-    ddp = run_task(
-        "movielens", "trainer=ddp_cpu", "trainer.max_epochs=1", "data.batch_size=32", run_dir=tmp_path / "two"
+    spawned = run_task(
+        "movielens", "trainer=ddp_cpu", "trainer.max_epochs=1", "data.batch_size=32", run_dir=tmp_path / "spawn"
     )
-    assert ddp["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
+    assert spawned["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "train.py",
+            "task=movielens",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=1",
+            "data.batch_size=32",
+            "trainer.enable_progress_bar=false",
+            f"paths.root_dir={tmp_path}",
+            f"paths.cache_dir={cache_dir}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "logs" / "movielens" / "runs").iterdir()
+    torchrun = json.loads((run_dir / "metrics.json").read_text())
+    assert torchrun["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
+
+
+def test_seeded_deterministic_runs_give_identical_metrics(run_task, tmp_path):
+    args = ["movielens", "seed=7", "trainer.deterministic=true", "trainer.max_epochs=1", "data.batch_size=256"]
+    first = run_task(*args, run_dir=tmp_path / "a")
+    second = run_task(*args, run_dir=tmp_path / "b")
+    assert first == second
 
 
 def test_bf16_mixed_precision_trains_on_cpu(run_task):
