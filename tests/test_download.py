@@ -325,6 +325,7 @@ def test_unknown_digest_refuses_to_download_until_one_is_passed(server, monkeypa
         ("imdb", "c40f74a1", "is not a sha256 digest"),
         ("mnist", "0" * 64, "mnist has 4 files"),
     ],
+    ids=["misspelled dataset", "short digest", "one digest for several files"],
 )
 def test_bad_requests_fail_before_any_network_access(name, digest, message, tmp_path):
     with pytest.raises(DownloadError, match=message):

@@ -70,24 +70,42 @@ def test_ml_100k_tab_separated_ratings_and_latin1_titles(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "ratings, message",
+    "name, content, message",
     [
-        (None, "no MovieLens ratings in"),
-        ("", "ratings.csv is empty"),
-        ("userId,movieId,timestamp\n1,2,3\n", "ratings.csv has no column 'rating'"),
-        ("userId;movieId;rating\n1;2;3\n", "is the separator right"),
-        (
+        pytest.param("ratings.csv", None, "no MovieLens ratings in", id="no ratings file"),
+        pytest.param("ratings.csv", "", "ratings.csv is empty", id="empty file"),
+        pytest.param("ratings.csv", "userId,movieId,rating\n", "has a header but no rows", id="header only"),
+        pytest.param("ratings.csv", "userId,movieId,timestamp\n1,2,3\n", "has no column 'rating'", id="missing column"),
+        pytest.param("ratings.csv", "userId;movieId;rating\n1;2;3\n", "is the separator right", id="wrong separator"),
+        pytest.param(
+            "ratings.csv",
             "userId,movieId,rating\n1,2,4\n1,3,good\n",
             r"column 'rating' must hold finite numbers; 1 value\(s\) are not \(line 3: 'good'\)",
+            id="non-numeric rating",
         ),
-        ("userId,movieId,rating\n1,2,nan\n", "column 'rating' must hold finite numbers"),
+        pytest.param("ratings.csv", "userId,movieId,rating\n1,2,nan\n", "must hold finite numbers", id="NaN rating"),
+        pytest.param("ratings.csv", "userId,movieId,rating\n1,2,inf\n", "must hold finite numbers", id="inf rating"),
+        pytest.param(
+            "ratings.csv",
+            "userId,movieId,rating\nbob,2,4\n",
+            "column 'userId' must hold finite numbers",
+            id="text user id",
+        ),
+        pytest.param(
+            "ratings.csv",
+            "userId,movieId,rating\n1,2,4\n".encode("utf-16"),
+            "is not valid utf-8 text",
+            id="utf-16 file",
+        ),
+        pytest.param("u.data", "1,5,4,881250949\n", "expected 4 tab-separated columns", id="ml-100k with commas"),
     ],
 )
-def test_bad_input_names_the_file_and_leaves_no_cache(tmp_path, ratings, message):
+def test_bad_input_names_the_file_and_leaves_no_cache(tmp_path, name, content, message):
     folder = tmp_path / "ml"
     folder.mkdir()
-    if ratings is not None:
-        (folder / "ratings.csv").write_text(ratings)
+    if content is not None:
+        data = content if isinstance(content, bytes) else content.encode()
+        (folder / name).write_bytes(data)
     with pytest.raises(DataError, match=message) as error:
         prepared(tmp_path, folder)
     assert str(folder) in str(error.value)
@@ -95,7 +113,7 @@ def test_bad_input_names_the_file_and_leaves_no_cache(tmp_path, ratings, message
     assert not cache.exists() or not [p for p in cache.iterdir() if p.is_dir()]
 
 
-def test_predict_file_in_input_order_and_unknown_ids_rejected(tmp_path):
+def test_predict_file_in_input_order(tmp_path):
     folder = write_latest_small(tmp_path / "ml", RATINGS)
     wanted = tmp_path / "wanted.csv"
     wanted.write_text("userId,movieId\n42,40\n3,10\n7,30\n")
@@ -109,8 +127,27 @@ def test_predict_file_in_input_order_and_unknown_ids_rejected(tmp_path):
     expected = model(torch.tensor([2, 0, 1]), torch.tensor([3, 0, 2])).detach().numpy()
     assert frame["prediction"].to_numpy() == pytest.approx(expected, rel=1e-6)
 
-    wanted.write_text("userId,movieId\n42,40\n99,10\n")
-    with pytest.raises(DataError, match=r"wanted.csv: 1 userId value\(s\) never seen in the ratings, e.g. 99"):
+
+@pytest.mark.parametrize(
+    "pairs, message",
+    [
+        pytest.param(
+            "userId,movieId\n42,40\n99,10\n",
+            r"1 userId value\(s\) never seen in the ratings, e.g. 99",
+            id="unknown user",
+        ),
+        pytest.param(
+            "userId,movieId\n42,41\n", r"1 movieId value\(s\) never seen in the ratings, e.g. 41", id="unknown movie"
+        ),
+        pytest.param("userId,item\n42,40\n", "has no column 'movieId'", id="predict file without movieId"),
+    ],
+)
+def test_predict_file_bad_input(tmp_path, pairs, message):
+    folder = write_latest_small(tmp_path / "ml", RATINGS)
+    wanted = tmp_path / "wanted.csv"
+    wanted.write_text(pairs)
+    dm = prepared(tmp_path, folder, predict_file=str(wanted))
+    with pytest.raises(DataError, match=f"wanted.csv.*{message}"):
         dm.predict_pairs()
 
 
