@@ -1,0 +1,120 @@
+"""MNIST benchmark: test accuracy of logistic regression and of the CNN, and the CNN's wall time to 99%.
+
+    python bench/mnist.py                          # both tasks, their recipes from conf/task/
+    python bench/mnist.py --tasks mnist_cnn --threads 1 --epochs 5
+
+Each task is trained exactly as ``python train.py task=<task> data.data_dir=<mnist>`` would (data,
+model and schedule are composed from the same configs; extra ``--override``s go on top), on the
+60,000 training images less a 10% validation split, and tested on the 10,000 t10k images. After
+every epoch the test accuracy is measured as well (that measurement is not counted in the wall
+time), so the script reports when the model first reached ``--target`` test accuracy. Wall time
+counts training and the validation passes, from the first step, on ``--threads`` CPU threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+class TestAccuracyClock(pl.Callback):
+    """Test accuracy after every epoch, and the training wall time (without these test passes) when measured."""
+
+    def __init__(self, datamodule) -> None:
+        self.datamodule = datamodule
+        self.rows: list[tuple[int, float, float, float]] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+        self.excluded = 0.0
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        elapsed = time.perf_counter() - self.start - self.excluded
+        begin = time.perf_counter()
+        accuracy = test_accuracy(pl_module, self.datamodule)
+        self.excluded += time.perf_counter() - begin
+        val_acc = float(trainer.callback_metrics.get("val/acc", float("nan")))
+        self.rows.append((trainer.current_epoch + 1, elapsed, val_acc, accuracy))
+        print(f"  epoch {trainer.current_epoch + 1}: {elapsed:7.1f} s  val/acc {val_acc:.4f}  test acc {accuracy:.4f}")
+
+
+def test_accuracy(model: pl.LightningModule, datamodule) -> float:
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for images, labels, _ in datamodule.test_dataloader():
+            correct += int((model(datamodule.normalize(images)).argmax(1) == labels).sum())
+    model.train(was_training)
+    return correct / len(datamodule.splits["test"][1])
+
+
+def run_task(task: str, args: argparse.Namespace) -> dict:
+    overrides = [f"task={task}", f"data.data_dir={args.data_dir}", f"paths.cache_dir={args.cache_dir}"]
+    if args.epochs:
+        overrides.append(f"trainer.max_epochs={args.epochs}")
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides + list(args.override))
+    pl.seed_everything(args.seed)
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup("fit")
+    model = instantiate(cfg.model, **datamodule.describe(), _convert_="all")
+    clock = TestAccuracyClock(datamodule)
+    trainer = pl.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[instantiate(cfg.callbacks.schedule, _convert_="all"), clock],
+    )
+    print(f"{task}: {type(model).__name__} {dict(cfg.model)}, {cfg.trainer.max_epochs} epochs")
+    trainer.fit(model, datamodule=datamodule)
+    final = trainer.test(model, datamodule=datamodule, verbose=False)[0]
+    reached = next((row for row in clock.rows if row[3] >= args.target), None)
+    return {"task": task, "test_acc": final["test/acc"], "rows": clock.rows, "reached": reached}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default="/work/shared/data/mnist")
+    parser.add_argument("--cache-dir", default="/tmp/fastlightning-bench-cache")
+    parser.add_argument("--tasks", nargs="+", default=["mnist_logreg", "mnist_cnn"])
+    parser.add_argument("--epochs", type=int, default=None, help="override the task's trainer.max_epochs")
+    parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.lr=1e-2")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--target", type=float, default=0.99, help="test accuracy whose wall time is reported")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {args.data_dir}")
+    targets = {"mnist_logreg": 0.92, "mnist_cnn": 0.993}
+    for result in [run_task(task, args) for task in args.tasks]:
+        target = targets.get(result["task"])
+        met = target is not None and result["test_acc"] >= target
+        verdict = "" if target is None else f" (target {target:.3f}: {'met' if met else 'NOT met'})"
+        print(f"RESULT {result['task']}: test accuracy {result['test_acc']:.4f}{verdict}")
+        if result["task"] != "mnist_cnn":
+            continue
+        if result["reached"]:
+            epoch, seconds, _, accuracy = result["reached"]
+            print(f"RESULT {result['task']}: {args.target:.2%} test accuracy after epoch {epoch}, {seconds:.1f} s")
+        else:
+            print(f"RESULT {result['task']}: {args.target:.2%} test accuracy not reached")
+
+
+if __name__ == "__main__":
+    main()
