@@ -5,10 +5,10 @@
 
 Each task is trained exactly as ``python train.py task=<task> data.data_dir=<mnist>`` would (data,
 model and schedule are composed from the same configs; extra ``--override``s go on top), on the
-60,000 training images less a 10% validation split, and tested on the 10,000 t10k images. After
-every epoch the test accuracy is measured as well (that measurement is not counted in the wall
-time), so the script reports when the model first reached ``--target`` test accuracy. Wall time
-counts training and the validation passes, from the first step, on ``--threads`` CPU threads.
+60,000 training images less a 10% validation split, and tested on the 10,000 t10k images. Every
+quarter epoch (``--every``) the test accuracy is measured as well (not counted in the wall time),
+so the script reports when the CNN first reached ``--target`` test accuracy. Wall time counts
+training and the validation passes, from the first step, on ``--threads`` CPU threads.
 """
 
 from __future__ import annotations
@@ -28,24 +28,34 @@ sys.path.insert(0, str(ROOT))
 
 
 class TestAccuracyClock(pl.Callback):
-    """Test accuracy after every epoch, and the training wall time (without these test passes) when measured."""
+    """Test accuracy every ``every`` of an epoch, with the training wall time so far (without these test passes)."""
 
-    def __init__(self, datamodule) -> None:
+    def __init__(self, datamodule, every: float) -> None:
         self.datamodule = datamodule
-        self.rows: list[tuple[int, float, float, float]] = []
+        self.every = every
+        self.rows: list[tuple[float, float, float]] = []
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
         self.excluded = 0.0
+        self.interval = max(1, round(self.every * trainer.num_training_batches))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        near_end = batch_idx + 1 > trainer.num_training_batches - self.interval // 2
+        if (batch_idx + 1) % self.interval == 0 and not near_end:
+            self.measure(trainer, pl_module, batch_idx + 1)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.measure(trainer, pl_module, trainer.num_training_batches)
+
+    def measure(self, trainer, pl_module, batches_done: int) -> None:
         elapsed = time.perf_counter() - self.start - self.excluded
         begin = time.perf_counter()
         accuracy = test_accuracy(pl_module, self.datamodule)
         self.excluded += time.perf_counter() - begin
-        val_acc = float(trainer.callback_metrics.get("val/acc", float("nan")))
-        self.rows.append((trainer.current_epoch + 1, elapsed, val_acc, accuracy))
-        print(f"  epoch {trainer.current_epoch + 1}: {elapsed:7.1f} s  val/acc {val_acc:.4f}  test acc {accuracy:.4f}")
+        epoch = trainer.current_epoch + batches_done / trainer.num_training_batches
+        self.rows.append((epoch, elapsed, accuracy))
+        print(f"  epoch {epoch:5.2f}: {elapsed:7.1f} s  test acc {accuracy:.4f}", flush=True)
 
 
 def test_accuracy(model: pl.LightningModule, datamodule) -> float:
@@ -69,7 +79,7 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.setup("fit")
     model = instantiate(cfg.model, **datamodule.describe(), _convert_="all")
-    clock = TestAccuracyClock(datamodule)
+    clock = TestAccuracyClock(datamodule, args.every)
     trainer = pl.Trainer(
         max_epochs=cfg.trainer.max_epochs,
         accelerator="cpu",
@@ -83,7 +93,7 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     print(f"{task}: {type(model).__name__} {dict(cfg.model)}, {cfg.trainer.max_epochs} epochs")
     trainer.fit(model, datamodule=datamodule)
     final = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-    reached = next((row for row in clock.rows if row[3] >= args.target), None)
+    reached = next((row for row in clock.rows if row[2] >= args.target), None)
     return {"task": task, "test_acc": final["test/acc"], "rows": clock.rows, "reached": reached}
 
 
@@ -96,6 +106,7 @@ def main() -> None:
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.lr=1e-2")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--target", type=float, default=0.99, help="test accuracy whose wall time is reported")
+    parser.add_argument("--every", type=float, default=0.25, help="measure test accuracy every this many epochs")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     if args.threads:
@@ -110,8 +121,11 @@ def main() -> None:
         if result["task"] != "mnist_cnn":
             continue
         if result["reached"]:
-            epoch, seconds, _, accuracy = result["reached"]
-            print(f"RESULT {result['task']}: {args.target:.2%} test accuracy after epoch {epoch}, {seconds:.1f} s")
+            epoch, seconds, accuracy = result["reached"]
+            print(
+                f"RESULT {result['task']}: {accuracy:.2%} >= {args.target:.2%} test accuracy at epoch {epoch:.2f}, "
+                f"after {seconds:.1f} s of training"
+            )
         else:
             print(f"RESULT {result['task']}: {args.target:.2%} test accuracy not reached")
 

@@ -370,8 +370,8 @@ class CNNModule(VisionModule):
 class BackboneModule(VisionModule):
     """A head on a torchvision backbone (fast.ai's ConvLearner): layer groups [early body, late body, head].
 
-    With ``weights_path`` (a torchvision state-dict file; nothing is downloaded) the body starts frozen,
-    as fastai's pretrained learner; ``GradualUnfreezing`` and ``lr_div`` then unfreeze it with
+    With ``weights_path`` (a torchvision state-dict file; nothing is downloaded) or ``precompute`` the body
+    starts frozen, as fastai's pretrained learner; ``GradualUnfreezing`` and ``lr_div`` then unfreeze it with
     discriminative learning rates. Frozen groups stay in eval mode, so their BatchNorm statistics do
     not move either. ``precompute=True`` computes the frozen body's pooled activations once per image
     (train and validation rows, by the batch's index) and trains the head on the cached features, as
@@ -400,7 +400,7 @@ class BackboneModule(VisionModule):
         self.use_channels_last()
         self.precompute = precompute
         self.feature_caches: dict[str, FeatureCache] = {}
-        if weights_path is not None:
+        if weights_path is not None or precompute:
             self.freeze()
 
     def layer_groups(self) -> list[nn.Module]:

@@ -189,6 +189,34 @@ def test_cnn_learns_the_cifar_format_sample(run_task):
     assert metrics["test/acc"] > 0.25
 
 
-def test_backbone_head_learns_the_image_folder_sample_with_gradual_unfreezing(run_task, tmp_path):
-    metrics = run_task("images", "model.arch=resnet18", "data.image_size=32", "callbacks.schedule.n_cycles=3")
+def test_backbone_head_learns_the_image_folder_sample_on_precomputed_features(run_task, resnet18_weights):
+    metrics = run_task(
+        "images",
+        "model.arch=resnet18",
+        f"model.weights_path={resnet18_weights}",
+        "model.precompute=true",
+        "data.augment=[]",
+        "data.image_size=32",
+        "~callbacks/finetuning",
+        "callbacks.schedule.n_cycles=2",
+    )
     assert metrics["test/acc"] > 0.6  # chance: 1/3
+
+
+def test_images_task_unfreezes_the_body_group_by_group(run_task, resnet18_weights, tmp_path):
+    run_task(
+        "images",
+        "model.arch=resnet18",
+        f"model.weights_path={resnet18_weights}",
+        "data.image_size=32",
+        "callbacks.schedule.n_cycles=2",
+        "+trainer.limit_train_batches=2",
+        run_dir=tmp_path / "run",
+    )
+    trained = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    saved = torch.load(resnet18_weights, weights_only=True)
+    # epoch 0 trains the head, epoch 1 also the late body (layer3, layer4); the early body stays as loaded
+    for name in ("conv1.weight", "layer2.1.conv2.weight", "layer1.0.bn1.running_mean"):
+        assert torch.equal(trained[f"net.body.{name}"], saved[name]), name
+    for name in ("layer3.0.conv1.weight", "layer4.1.bn2.running_var"):
+        assert not torch.equal(trained[f"net.body.{name}"], saved[name]), name
