@@ -132,7 +132,7 @@ def test_pretrained_body_starts_frozen_and_stays_unchanged_while_the_head_learns
 
 
 def fit_head(precompute: bool, weights: str) -> tuple[BackboneModule, int, dict]:
-    """Three epochs of the head on a frozen body; returns the model, rows the body saw, and the metrics."""
+    """Two epochs of the head on a frozen body; returns the model, rows the body saw, and the metrics."""
     pl.seed_everything(0)
     images, labels = torch.randn(16, 3, 32, 32), torch.randint(0, 3, (16,))
     rows = TensorDataset(images, labels, torch.arange(16))
@@ -140,7 +140,7 @@ def fit_head(precompute: bool, weights: str) -> tuple[BackboneModule, int, dict]
     seen = []
     model.net.body.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
     trainer = pl.Trainer(
-        max_epochs=3,
+        max_epochs=2,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -160,7 +160,7 @@ def test_precomputed_features_train_the_head_exactly_as_the_full_forward(resnet1
     cached, cached_rows, cached_metrics = fit_head(True, resnet18_weights)
     full, full_rows, full_metrics = fit_head(False, resnet18_weights)
     assert cached_rows == 16 + 16  # each training and validation image once
-    assert full_rows == 3 * (16 + 16)
+    assert full_rows == 2 * (16 + 16)
     for key, value in full.net.head.state_dict().items():
         torch.testing.assert_close(cached.net.head.state_dict()[key], value, rtol=1e-4, atol=1e-5)
     assert cached_metrics["val/loss"].item() == pytest.approx(full_metrics["val/loss"].item(), rel=1e-4)
@@ -168,7 +168,7 @@ def test_precomputed_features_train_the_head_exactly_as_the_full_forward(resnet1
 
 def test_logistic_regression_learns_the_digit_sample_and_writes_predictions(run_task, tmp_path):
     metrics = run_task("mnist_logreg", "trainer.max_epochs=2", "predict=true", run_dir=tmp_path / "linear")
-    assert metrics["test/acc"] > 0.8  # chance: 0.1
+    assert metrics["test/acc"] > 0.7  # chance: 0.1
     predictions = pd.read_csv(tmp_path / "linear" / "predictions.csv")
     assert list(predictions.columns) == ["item", "label", "prediction", "probability"]
     assert len(predictions) == 600
@@ -176,16 +176,16 @@ def test_logistic_regression_learns_the_digit_sample_and_writes_predictions(run_
     stats = json.loads((tmp_path / "linear" / "image_stats.json").read_text())
     assert stats["classes"] == [str(i) for i in range(10)] and len(stats["mean"]) == 1
     hand = run_task("mnist_logreg", "trainer.max_epochs=2", "model.hand_written=true", run_dir=tmp_path / "hand")
-    assert hand["test/acc"] > 0.8
+    assert hand["test/acc"] > 0.7
 
 
 def test_cnn_learns_the_digit_sample(run_task):
     metrics = run_task("mnist_cnn", "trainer.max_epochs=2", "data.batch_size=32", "+trainer.limit_train_batches=30")
-    assert metrics["test/acc"] > 0.5
+    assert metrics["test/acc"] > 0.8
 
 
 def test_cnn_learns_the_cifar_format_sample(run_task):
-    metrics = run_task("cifar10_cnn", "trainer.max_epochs=2", "+trainer.limit_train_batches=10")
+    metrics = run_task("cifar10_cnn", "trainer.max_epochs=2", "data.batch_size=32", "+trainer.limit_train_batches=20")
     assert metrics["test/acc"] > 0.25
 
 
@@ -196,7 +196,7 @@ def test_backbone_head_learns_the_image_folder_sample_on_precomputed_features(ru
         f"model.weights_path={resnet18_weights}",
         "model.precompute=true",
         "data.augment=[]",
-        "data.image_size=32",
+        "data.image_size=16",
         "~callbacks/finetuning",
         "callbacks.schedule.n_cycles=2",
     )
