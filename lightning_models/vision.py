@@ -319,7 +319,9 @@ class VisionModule(RecipeModule):
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
-    def _evaluate(self, batch: Sequence[torch.Tensor], split: str, loss: torchmetrics.Metric, acc: torchmetrics.Metric):
+    def _evaluate(
+        self, batch: Sequence[torch.Tensor], split: str, loss: torchmetrics.Metric, acc: torchmetrics.Metric
+    ) -> None:
         out = self.log_probs(batch, split)
         loss.update(F.nll_loss(out, batch[1], reduction="none"))
         acc.update(out, batch[1])
