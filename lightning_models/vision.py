@@ -316,7 +316,7 @@ class VisionModule(RecipeModule):
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = F.nll_loss(self.log_probs(batch, "train"), batch[1])
-        self.log("train/loss", loss, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def _evaluate(

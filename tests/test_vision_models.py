@@ -211,9 +211,10 @@ def test_images_task_unfreezes_the_body_group_by_group(run_task, resnet18_weight
         "data.image_size=32",
         "callbacks.schedule.n_cycles=2",
         "+trainer.limit_train_batches=2",
+        "+callbacks.checkpoint.save_top_k=-1",
         run_dir=tmp_path / "run",
     )
-    trained = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    trained = torch.load(tmp_path / "run" / "checkpoints" / "epoch001.ckpt", weights_only=True)["state_dict"]
     saved = torch.load(resnet18_weights, weights_only=True)
     # epoch 0 trains the head, epoch 1 also the late body (layer3, layer4); the early body stays as loaded
     for name in ("conv1.weight", "layer2.1.conv2.weight", "layer1.0.bn1.running_mean"):
