@@ -9,6 +9,10 @@ model and schedule are composed from the same configs; extra ``--override``s go 
 quarter epoch (``--every``) the test accuracy is measured as well (not counted in the wall time),
 so the script reports when the CNN first reached ``--target`` test accuracy. Wall time counts
 training and the validation passes, from the first step, on ``--threads`` CPU threads.
+
+Peer (when fastai is importable; ``--no-peer`` skips it): fastai v2's Learner trains the same
+network on the same tensors, split, augmentation, loss, AdamW settings and one-cycle schedule
+(``fit_one_cycle``), in the same process; its fit time and test accuracy are printed beside ours.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -39,6 +44,9 @@ class TestAccuracyClock(pl.Callback):
         self.start = time.perf_counter()
         self.excluded = 0.0
         self.interval = max(1, round(self.every * trainer.num_training_batches))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.seconds = time.perf_counter() - self.start - self.excluded
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         near_end = batch_idx + 1 > trainer.num_training_batches - self.interval // 2
@@ -69,6 +77,47 @@ def test_accuracy(model: pl.LightningModule, datamodule) -> float:
     return correct / len(datamodule.splits["test"][1])
 
 
+def fastai_peer(cfg, datamodule, seed: int) -> dict | None:
+    """fastai v2 training the task's network on the same batches and recipe: fit seconds and test accuracy."""
+    try:
+        import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
+        from fastai.callback.core import Callback
+        from fastai.data.core import DataLoaders
+        from fastai.learner import Learner
+        from fastai.optimizer import Adam
+    except ImportError as e:
+        print(f"  fastai peer skipped: fastai is not importable ({e})")
+        return None
+
+    class Prepare(Callback):
+        """The data module's augmentation (training only) and normalization, on each uint8 batch."""
+
+        def before_batch(self) -> None:
+            images = self.xb[0]
+            if self.training:
+                images = datamodule.augment_batch(images)
+            images = datamodule.normalize(images)
+            if getattr(module, "channels_last", False):
+                images = images.contiguous(memory_format=torch.channels_last)
+            self.learn.xb = (images,)
+
+    pl.seed_everything(seed)
+    module = instantiate(cfg.model, **datamodule.describe(), _convert_="all")
+    splits = {name: list(zip(*datamodule.splits[name], strict=True)) for name in ("train", "valid", "test")}
+    batch_size = cfg.data.batch_size
+    dls = DataLoaders.from_dsets(splits["train"], splits["valid"], bs=batch_size, device="cpu", drop_last=True)
+    learner = Learner(dls, module.net, loss_func=F.nll_loss, opt_func=Adam, wd=cfg.model.weight_decay, cbs=Prepare())
+    learner.recorder.silent = True
+    start = time.perf_counter()
+    with learner.no_logging(), learner.no_bar():
+        learner.fit_one_cycle(cfg.trainer.max_epochs, cfg.model.lr)
+    seconds = time.perf_counter() - start
+    test_dl = dls.test_dl(splits["test"], with_labels=True, bs=batch_size * 4)
+    with learner.no_bar():
+        log_probs, labels = learner.get_preds(dl=test_dl)
+    return {"seconds": seconds, "test_acc": float((log_probs.argmax(1) == labels).float().mean())}
+
+
 def run_task(task: str, args: argparse.Namespace) -> dict:
     overrides = [f"task={task}", f"data.data_dir={args.data_dir}", f"paths.cache_dir={args.cache_dir}"]
     if args.epochs:
@@ -94,7 +143,14 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     trainer.fit(model, datamodule=datamodule)
     final = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     reached = next((row for row in clock.rows if row[2] >= args.target), None)
-    return {"task": task, "test_acc": final["test/acc"], "rows": clock.rows, "reached": reached}
+    peer = None if args.no_peer else fastai_peer(cfg, datamodule, args.seed)
+    return {
+        "task": task,
+        "test_acc": final["test/acc"],
+        "fit_seconds": clock.seconds,
+        "reached": reached,
+        "peer": peer,
+    }
 
 
 def main() -> None:
@@ -108,6 +164,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.99, help="test accuracy whose wall time is reported")
     parser.add_argument("--every", type=float, default=0.25, help="measure test accuracy every this many epochs")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-peer", action="store_true", help="skip the fastai v2 peer")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,7 +174,14 @@ def main() -> None:
         target = targets.get(result["task"])
         met = target is not None and result["test_acc"] >= target
         verdict = "" if target is None else f" (target {target:.3f}: {'met' if met else 'NOT met'})"
-        print(f"RESULT {result['task']}: test accuracy {result['test_acc']:.4f}{verdict}")
+        accuracy, seconds = result["test_acc"], result["fit_seconds"]
+        print(f"RESULT {result['task']}: test accuracy {accuracy:.4f}{verdict}, fit {seconds:.1f} s")
+        if result["peer"]:
+            peer = result["peer"]
+            print(
+                f"RESULT {result['task']}: fastai v2 peer, same net and recipe: test accuracy {peer['test_acc']:.4f}, "
+                f"fit {peer['seconds']:.1f} s (ours / fastai: {result['fit_seconds'] / peer['seconds']:.2f})"
+            )
         if result["task"] != "mnist_cnn":
             continue
         if result["reached"]:
