@@ -83,8 +83,6 @@ def test_backbone_head_sits_on_concat_pooled_body_features():
     assert layer_summary(model.net.head)[:3] == [("bn", 2 * 512), ("drop", 0.1), ("linear", 1024, 64)]
     out = model(torch.randn(2, 3, 32, 32))
     assert out.shape == (2, 7) and out.exp().sum(1).tolist() == pytest.approx([1.0, 1.0])
-    with pytest.raises(ValueError, match="ps gives 3 dropout probabilities for 2 linear layers"):
-        BackboneModule(7, image_size=32, arch="resnet18", xtra_fc=[64], ps=[0.1, 0.2, 0.3])
 
 
 @pytest.mark.parametrize("arch", ["mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"])
@@ -94,13 +92,44 @@ def test_other_torchvision_backbones_are_cut_before_their_pooling(arch):
     assert model(torch.randn(2, 1, 64, 64)).shape == (2, 4)
 
 
-def test_unknown_backbone_and_wrong_weights_are_reported(resnet18_weights, tmp_path):
-    with pytest.raises(ValueError, match="unknown backbone 'resnet19'"):
-        BackboneModule(3, arch="resnet19")
-    with pytest.raises(ValueError, match="does not hold the weights of torchvision's resnet34"):
-        BackboneModule(3, image_size=32, arch="resnet34", weights_path=resnet18_weights)
-    with pytest.raises(FileNotFoundError, match="weights_path .*nothing.pth: no such file"):
-        BackboneModule(3, image_size=32, arch="resnet18", weights_path=str(tmp_path / "nothing.pth"))
+BAD_MODEL_ARGUMENTS = {
+    "unknown backbone": (
+        {"arch": "resnet19"},
+        ValueError,
+        r"unknown backbone 'resnet19': use a torchvision classification model such as resnet18",
+    ),
+    "weights of another backbone": (
+        {"arch": "resnet34", "weights_path": "WEIGHTS"},
+        ValueError,
+        r"resnet18.pth does not hold the weights of torchvision's resnet34 \(\d+ tensors missing, \d+ of another shape",
+    ),
+    "missing weights file": (
+        {"weights_path": "nothing.pth"},
+        FileNotFoundError,
+        r"weights_path .*nothing.pth: no such file; give the path of torchvision's resnet18 weights",
+    ),
+    "ps of the wrong length": (
+        {"xtra_fc": [64], "ps": [0.1, 0.2, 0.3]},
+        ValueError,
+        r"ps gives 3 dropout probabilities for 2 linear layers \(xtra_fc plus the output layer\)",
+    ),
+    "four-channel images": ({"channels": 4}, ValueError, r"torchvision backbones take RGB .* got 4 channels"),
+    "images too small for the backbone": (
+        {"arch": "inception_v3", "image_size": 32},
+        ValueError,
+        r"inception_v3 cut before its pooling does not run on 32x32 images",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MODEL_ARGUMENTS))
+def test_bad_backbone_arguments_are_reported(case, resnet18_weights):
+    arguments, error, message = BAD_MODEL_ARGUMENTS[case]
+    arguments = {"arch": "resnet18", "image_size": 32, **arguments}
+    if arguments.get("weights_path") == "WEIGHTS":
+        arguments["weights_path"] = resnet18_weights
+    with pytest.raises(error, match=message):
+        BackboneModule(3, **arguments)
 
 
 def test_pretrained_body_starts_frozen_and_stays_unchanged_while_the_head_learns(resnet18_weights):
