@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+# Tests run small models, and the DDP tests run two processes on two cores: one thread each is
+# fastest and never oversubscribes the machine (subprocesses inherit the setting).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import train
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+import train  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 TASKS = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
