@@ -168,7 +168,7 @@ def rossmann_holidays(dates: pd.DatetimeIndex, state: str) -> np.ndarray:
 
 def rossmann_school_holidays(dates: pd.DatetimeIndex, state_index: int) -> np.ndarray:
     """Summer (six weeks, staggered by state), autumn, Christmas and Easter school holidays."""
-    day_of_year = dates.dayofyear.to_numpy()
+    day_of_year = dates.day_of_year.to_numpy()
     summer_start = 172 + 7 * (state_index % 6)
     autumn_start = 280 + 7 * (state_index % 3)
     holiday = (day_of_year >= summer_start) & (day_of_year < summer_start + 42)
@@ -228,7 +228,7 @@ def rossmann_sample(n_stores: int = 60, seed: int = 0) -> dict[str, pd.DataFrame
     all_dates = pd.date_range("2012-12-02", "2015-10-03")
     weeks = (_days(all_dates) - _days(all_dates[:1])) // 7
     weekly_demand = rng.normal(0, 0.03, weeks.max() + 1)
-    season = 0.06 * np.sin(2 * np.pi * (all_dates.dayofyear.to_numpy() - 80) / 365.25)
+    season = 0.06 * np.sin(2 * np.pi * (all_dates.day_of_year.to_numpy() - 80) / 365.25)
     month_day = all_dates.month.to_numpy() * 100 + all_dates.day.to_numpy()
     season = season + np.where((month_day >= 1210) & (month_day <= 1223), 0.12 + 0.02 * (month_day - 1210), 0.0)
     tables: dict[str, pd.DataFrame] = {}
@@ -245,7 +245,7 @@ def rossmann_sample(n_stores: int = 60, seed: int = 0) -> dict[str, pd.DataFrame
             {"week": trend_weeks, "trend": np.clip(np.round(local), 0, 100).astype(int)}
         )
         n = len(weather_dates)
-        yearly = np.sin(2 * np.pi * (weather_dates.dayofyear.to_numpy() - 110) / 365.25)
+        yearly = np.sin(2 * np.pi * (weather_dates.day_of_year.to_numpy() - 110) / 365.25)
         mean_t = np.round(10 + 10 * yearly + rng.normal(0, 3, n) + (i % 4 - 1.5)).astype(int)
         rain_p = 0.35 - 0.1 * yearly
         event = np.where(rng.random(n) < rain_p, "Rain", None).astype(object)
@@ -293,7 +293,7 @@ def rossmann_sample(n_stores: int = 60, seed: int = 0) -> dict[str, pd.DataFrame
 
     train_dates = (all_dates >= "2013-01-01") & (all_dates <= "2015-07-31")
     test_dates = (all_dates >= "2015-08-01") & (all_dates <= "2015-09-17")
-    day_of_week = all_dates.dayofweek.to_numpy() + 1
+    day_of_week = all_dates.day_of_week.to_numpy() + 1
     promo = ((weeks % 2 == 0) & (day_of_week <= 5)).astype(int)
     dow_effect = np.array([0.0, 0.12, 0.03, 0.0, 0.0, 0.05, -0.12, -0.3])[day_of_week]
     growth = 0.03 * (all_dates.year.to_numpy() - 2013)
@@ -365,6 +365,7 @@ def write_rossmann_tables(folder: str | Path, tables: dict[str, pd.DataFrame], l
     if layout not in ("per_state", "combined"):
         raise ValueError(f"unknown layout {layout!r}: choose 'per_state' or 'combined'")
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     for name in ("train", "test", "store", "store_states"):
         if name in tables:
             tables[name].to_csv(folder / f"{name}.csv", index=False)

@@ -160,6 +160,7 @@ def test_layer_groups_are_inputs_hidden_output_and_cover_every_parameter():
     assert sorted(grouped) == sorted(id(p) for p in module.parameters())
     optimizer = module.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["betas"] == (0.9, 0.999)
+    assert optimizer.defaults["fused"]
     module.freeze_to(-1)
     assert not module.net.embeds[0].weight.requires_grad and module.net.out.weight.requires_grad
 
