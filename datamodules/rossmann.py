@@ -22,7 +22,7 @@ import torch
 from datamodules.cache import file_fingerprint
 from datamodules.files import DataError, numeric_column, read_csv, require_file
 from datamodules.samples import write_rossmann_sample
-from datamodules.tabular import Table, TabularDataModule, cached_frame
+from datamodules.tabular import ENCODING_VERSION, Table, TabularDataModule, cached_frame
 
 log = logging.getLogger(__name__)
 
@@ -449,7 +449,7 @@ class RossmannDataModule(TabularDataModule):
 
     def settings(self) -> dict:
         window = [str(self.val_start), str(self.val_end)] if self.val_start is not None else self.val_days
-        return {**self.feature_settings(), "valid": window}
+        return {**self.feature_settings(), "valid": window, "encoding": ENCODING_VERSION}
 
     def features(self) -> pd.DataFrame:
         """The feature frame (training and test days), built once per set of input files."""

@@ -28,6 +28,7 @@ from datamodules.samples import TABULAR_SAMPLE_COLUMNS, write_tabular_sample
 log = logging.getLogger(__name__)
 
 EMB_RULES = ("lesson", "fastai")
+ENCODING_VERSION = 2  # part of the cache key: bump when the encoded arrays change
 
 
 def embedding_size(cardinality: int, rule: str = "lesson") -> int:
@@ -211,14 +212,24 @@ def target_values(frame: pd.DataFrame, column: str, log_target: bool, what: str)
 
 
 def encode_table(table: Table, log_target: bool) -> tuple[Arrays, dict]:
-    """Fit a TabularProcessor on the training rows and encode all rows (and the predict rows)."""
+    """Fit a TabularProcessor on the training rows and encode all rows (and the predict rows).
+
+    The training rows come first in the arrays, then the validation rows (each in their table
+    order), so that the two splits are slices of the same tensors.
+    """
     if table.is_valid.all():
         raise DataError(f"{table.what}: every row is a validation row; nothing is left to train on")
     train_rows = ~table.is_valid
     processor = TabularProcessor.fit(table.frame[train_rows], table.cat_names, table.cont_names, table.what)
     x_cat, x_cont = processor.transform(table.frame, table.what)
     y = target_values(table.frame, table.y_name, log_target, table.what)
-    arrays = {"x_cat": compact_codes(x_cat), "x_cont": x_cont, "y": y, "is_valid": table.is_valid}
+    order = np.argsort(table.is_valid, kind="stable")
+    arrays = {
+        "x_cat": compact_codes(x_cat[order]),
+        "x_cont": x_cont[order],
+        "y": y[order],
+        "is_valid": table.is_valid[order],
+    }
     if table.predict is not None:
         p_cat, p_cont = processor.transform(table.predict, f"{table.what} (rows to predict)")
         arrays |= {"predict_cat": compact_codes(p_cat), "predict_cont": p_cont}
@@ -232,7 +243,8 @@ def encode_table(table: Table, log_target: bool) -> tuple[Arrays, dict]:
 
 
 def compact_codes(codes: np.ndarray) -> np.ndarray:
-    """Codes in the smallest integer type that holds them (the cache is read faster)."""
+    """Codes in the smallest integer type that holds them: the cache is read faster, the tensors are
+    smaller, and the model takes any integer type."""
     return codes.astype(np.int16 if codes.size == 0 or codes.max() < 2**15 else np.int32)
 
 
@@ -343,6 +355,7 @@ class TabularDataModule(pl.LightningDataModule):
             "columns": [self.cat_names, self.cont_names, self.y_name],
             "valid": [self.valid_pct, self.valid_col, self.seed],
             "log_target": self.log_target,
+            "encoding": ENCODING_VERSION,
         }
 
     def table(self) -> Table:
@@ -454,15 +467,15 @@ class TabularDataModule(pl.LightningDataModule):
             if "predict_cat" not in arrays:
                 raise DataError("nothing to predict: set data.predict_csv to a CSV with the feature columns")
             self.datasets["predict"] = TensorBatches(
-                torch.from_numpy(arrays["predict_cat"].astype(np.int64)), torch.tensor(arrays["predict_cont"])
+                torch.from_numpy(arrays["predict_cat"]), torch.from_numpy(arrays["predict_cont"])
             )
             return
         if "train" in self.datasets:
             return
-        x_cat = torch.from_numpy(arrays["x_cat"].astype(np.int64))
-        x_cont, y, valid = (torch.tensor(arrays[name]) for name in ("x_cont", "y", "is_valid"))
-        for name, rows in (("train", ~valid), ("val", valid)):
-            self.datasets[name] = TensorBatches(x_cat[rows], x_cont[rows], y[rows])
+        n_train = int(np.count_nonzero(~arrays["is_valid"]))
+        tensors = [torch.from_numpy(arrays[name]) for name in ("x_cat", "x_cont", "y")]
+        self.datasets["train"] = TensorBatches(*(t[:n_train] for t in tensors))
+        self.datasets["val"] = TensorBatches(*(t[n_train:] for t in tensors))
 
     def train_dataloader(self) -> DataLoader:
         data = self.datasets["train"]

@@ -60,8 +60,10 @@ class TabularNet(nn.Module):
         self.y_range = tuple(y_range) if y_range is not None else None
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        """``x_cat``: codes of any integer type (data modules keep them small), ``x_cont``: floats."""
         parts = []
         if len(self.embeds):
+            x_cat = x_cat.long()
             parts.append(self.emb_drop(torch.cat([emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)], 1)))
         if self.n_cont:
             parts.append(self.bn_cont(x_cont))

@@ -336,3 +336,29 @@ def test_the_sample_task_beats_the_per_store_weekday_baseline_and_writes_a_submi
     assert (merged.Sales[merged.Open == 0] == 0).all()
     open_sales = merged.Sales[merged.Open != 0]  # an empty Open counts as open
     assert open_sales.between(1000, 30000).all() and (merged.Sales[merged.Open.isna()] > 0).all()
+
+
+def test_val_rmspe_under_ddp_is_the_rmspe_of_all_validation_rows(run_task, tmp_path, cache_dir):
+    """Two processes each see half the validation rows; the logged RMSPE must be that of all rows."""
+    import torch
+
+    from lightning_models.metrics import exp_rmspe
+    from lightning_models.tabular import TabularModule
+
+    run_dir = tmp_path / "ddp"
+    metrics = run_task(
+        "rossmann",
+        "trainer=ddp_cpu",
+        "callbacks.schedule.flat_epochs=0",
+        "callbacks.schedule.cycles=[1]",
+        "+trainer.limit_train_batches=4",
+        run_dir=run_dir,
+    )
+    model = TabularModule.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=True).eval()
+    module = RossmannDataModule(cache_dir=str(cache_dir))
+    module.prepare_data()
+    module.setup("fit")
+    x_cat, x_cont, y = module.datasets["val"].tensors
+    with torch.no_grad():
+        expected = exp_rmspe(model(x_cat, x_cont), y).item()
+    assert metrics["val/rmspe"] == pytest.approx(expected, rel=1e-5)
