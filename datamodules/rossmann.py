@@ -169,7 +169,7 @@ def read_weather(files: RossmannFiles) -> pd.DataFrame:
         names = read_csv(files.state_names, required=["StateName", "State"], what="Rossmann state_names.csv")
         codes = dict(zip(names["StateName"].astype(str), names["State"].astype(str), strict=True))
         frame["State"] = frame["file"].astype(str).map(codes)
-        parts = [frame]
+        parts = [(path, frame)]
     else:
         parts = []
         for path in files.weather:
@@ -178,20 +178,31 @@ def read_weather(files: RossmannFiles) -> pd.DataFrame:
                                 f"{', '.join(STATE_CODES)}")  # fmt: skip
             part = read_csv(path, required=required, what="Rossmann weather file", sep=";")
             part["State"] = STATE_CODES[path.stem]
-            parts.append(part)
-    frame = pd.concat([p[["State", *required]] for p in parts], ignore_index=True)
-    frame["Date"] = parse_dates(frame, "Date", files.weather[0])
+            parts.append((path, part))
+    for path, part in parts:
+        part["Date"] = parse_dates(part, "Date", path)
+    frame = pd.concat([part[["State", *required]] for _, part in parts], ignore_index=True)
     return frame.dropna(subset=["State"]).drop_duplicates(["State", "Date"])
+
+
+def trend_weeks(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Year and ISO Week of each trend week's first day ('YYYY-MM-DD - YYYY-MM-DD', a Sunday)."""
+    start = parse_dates(pd.DataFrame({"week": frame["week"].astype(str).str[:10]}), "week", path)
+    return frame.assign(
+        trend=pd.to_numeric(frame["trend"], errors="coerce"),
+        Year=start.dt.year.astype("int64").to_numpy(),
+        Week=start.dt.isocalendar().week.astype("int64").to_numpy(),
+    )
 
 
 def read_trends(files: RossmannFiles) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(State, Year, Week, trend) per state and (Year, Week, trend_DE) for Germany, keyed as the lesson did:
-    by the calendar year and ISO week of each trend week's first day (a Sunday)."""
+    by the calendar year and ISO week of each trend week's first day, so a Monday..Saturday takes the
+    trend of the week that starts on the following Sunday."""
     if files.googletrend == [files.googletrend[0].parent / "googletrend.csv"]:
         path = files.googletrend[0]
         frame = read_csv(path, required=["file", "week", "trend"], what="Rossmann googletrend.csv")
-        frame["name"] = frame["file"].astype(str)
-        frame = frame[["name", "week", "trend"]]
+        frame = trend_weeks(frame.assign(name=frame["file"].astype(str)), path)
     else:
         parts = []
         for path in files.googletrend:
@@ -199,20 +210,12 @@ def read_trends(files: RossmannFiles) -> tuple[pd.DataFrame, pd.DataFrame | None
             if part.shape[1] < 2:
                 raise DataError(f"{path}: expected two columns (week 'YYYY-MM-DD - YYYY-MM-DD', trend value)")
             part = part.iloc[:, :2].set_axis(["week", "trend"], axis=1)
-            part.insert(0, "name", path.stem)
-            parts.append(part)
+            parts.append(trend_weeks(part.assign(name=path.stem), path))
         frame = pd.concat(parts, ignore_index=True)
-        path = files.googletrend[0]
-    frame["trend"] = pd.to_numeric(frame["trend"], errors="coerce")
-    start = parse_dates(pd.DataFrame({"week": frame["week"].astype(str).str[:10]}), "week", path)
-    frame["Year"] = start.dt.year.astype("int64")
-    frame["Week"] = start.dt.isocalendar().week.astype("int64").to_numpy()
-    pieces = frame["name"].str.split("_")
-    frame["State"] = pieces.str[2].replace("NI", "HB,NI")
+    frame["State"] = frame["name"].str.split("_").str[2].replace("NI", "HB,NI")
+    keys = ["State", "Year", "Week"]
+    states = frame[frame["State"].notna()][[*keys, "trend"]].drop_duplicates(keys)
     germany = frame[frame["name"] == "Rossmann_DE"]
-    states = frame[frame["State"].notna()][["State", "Year", "Week", "trend"]].drop_duplicates(
-        ["State", "Year", "Week"]
-    )
     if germany.empty:
         return states, None
     germany = germany[["Year", "Week", "trend"]].rename(columns={"trend": "trend_DE"}).drop_duplicates(["Year", "Week"])

@@ -77,6 +77,7 @@ TABULAR_SAMPLE_COLUMNS = {
     "cat_names": ["district", "house_type", "garden"],
     "cont_names": ["area_m2", "rooms", "year_built", "distance_km"],
     "y_name": "price_k",
+    "predict_csv": "houses_new.csv",
 }
 
 

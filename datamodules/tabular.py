@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import Arrays, cached, file_fingerprint
-from datamodules.files import DataError, read_csv
+from datamodules.files import DataError, read_csv, require_file
 from datamodules.samples import TABULAR_SAMPLE_COLUMNS, write_tabular_sample
 
 log = logging.getLogger(__name__)
@@ -351,7 +351,11 @@ class TabularDataModule(pl.LightningDataModule):
     def settings(self) -> dict:
         """What the encoded arrays depend on: the input files' fingerprints and the settings."""
         return {
-            "inputs": [file_fingerprint(p) for p in (self.csv_path, self.predict_path) if p is not None],
+            "inputs": [
+                file_fingerprint(require_file(path, what))
+                for path, what in ((self.csv_path, "data.csv"), (self.predict_path, "data.predict_csv"))
+                if path is not None
+            ],
             "columns": [self.cat_names, self.cont_names, self.y_name],
             "valid": [self.valid_pct, self.valid_col, self.seed],
             "log_target": self.log_target,
@@ -389,6 +393,7 @@ class TabularDataModule(pl.LightningDataModule):
         self.cat_names = self.cat_names or TABULAR_SAMPLE_COLUMNS["cat_names"]
         self.cont_names = self.cont_names or TABULAR_SAMPLE_COLUMNS["cont_names"]
         self.y_name = self.y_name or TABULAR_SAMPLE_COLUMNS["y_name"]
+        self.predict_csv = self.predict_csv or TABULAR_SAMPLE_COLUMNS["predict_csv"]
 
     # ----- the LightningDataModule interface
 

@@ -218,10 +218,20 @@ def test_generic_csv_errors_name_the_problem(tmp_path, cache_dir):
     module = TabularDataModule(data_dir=str(tmp_path), cont_names=["x"], y_name="y", cache_dir=str(cache_dir))
     with pytest.raises(DataError, match="set data.csv"):
         module.prepare_data()
+    module = TabularDataModule(data_dir=str(tmp_path), csv="nope.csv", cont_names=["x"], y_name="y")
+    with pytest.raises(DataError, match=r"data.csv not found: .*nope.csv does not exist"):
+        module.prepare_data()
     module = TabularDataModule(csv=str(tmp_path / "train.csv"), cont_names=["x"], y_name="y", cache_dir=str(cache_dir))
     module.prepare_data()
     with pytest.raises(DataError, match="set data.predict_csv"):
         module.setup("predict")
+
+
+def test_the_built_in_sample_trains_and_predicts(run_task, tmp_path):
+    metrics = run_task("tabular", "data.batch_size=32", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "run")
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert len(predictions) == 200 and predictions["prediction"].between(5, 2500).all()
+    assert metrics["val/rmse"] < 60  # the prices' standard deviation is about 190
 
 
 def test_valid_col_picks_the_validation_rows(tmp_path, cache_dir):
