@@ -78,6 +78,17 @@ def bench_prepare(args: argparse.Namespace) -> None:
 # ----- training throughput
 
 
+class Clock:
+    """Wall time and this process's CPU time between start() and stop(). On a shared machine the CPU time
+    is what a run costs, whatever the other processes do; with one thread it is the run's own work."""
+
+    def start(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
 def load_data(args: argparse.Namespace):
     from datamodules.rossmann import RossmannDataModule
 
@@ -93,7 +104,7 @@ def load_data(args: argparse.Namespace):
     return module
 
 
-def ours(module, args: argparse.Namespace) -> float:
+def ours(module, args: argparse.Namespace) -> tuple[float, float]:
     """Rows/s of `python train.py task=rossmann`: the task's model, data loader, schedule, logger and lr monitor."""
     import pytorch_lightning as pl
     from hydra import compose, initialize_config_dir
@@ -104,15 +115,15 @@ def ours(module, args: argparse.Namespace) -> float:
 
     class StepTimer(pl.Callback):
         def __init__(self) -> None:
-            self.start = self.seconds = None
+            self.clock = Clock()
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             if batch_idx == args.warmup:
-                self.start = time.perf_counter()
+                self.clock.start()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             if batch_idx == args.warmup + args.steps - 1:
-                self.seconds = time.perf_counter() - self.start
+                self.seconds = self.clock.stop()
                 trainer.should_stop = True
 
     with tempfile.TemporaryDirectory() as out:
@@ -124,7 +135,7 @@ def ours(module, args: argparse.Namespace) -> float:
                     "task=rossmann",
                     f"paths.output_dir={out}",
                     f"paths.root_dir={out}",
-                    "callbacks.checkpoint=null",
+                    "callbacks.checkpoint.monitor=null",
                     "trainer.enable_progress_bar=false",
                     "+trainer.enable_model_summary=false",
                     "+trainer.limit_val_batches=0",
@@ -142,10 +153,10 @@ def ours(module, args: argparse.Namespace) -> float:
         trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=logger, _convert_="all")
         trainer.fit(model, datamodule=module)
         GlobalHydra.instance().clear()
-    return args.steps * args.batch_size / timer.seconds
+    return timer.seconds
 
 
-def hand_loop(module, args: argparse.Namespace) -> float:
+def hand_loop(module, args: argparse.Namespace) -> tuple[float, float]:
     """Rows/s of a plain PyTorch loop over the same tensors and net: index, forward, MSE, backward, the same
     (fused) Adam step, with the learning rate set at every step as a schedule does."""
     import torch
@@ -159,16 +170,17 @@ def hand_loop(module, args: argparse.Namespace) -> float:
     x_cat, x_cont, y = module.datasets["train"].tensors
     batches = torch.randperm(len(y)).split(args.batch_size)
     net.train()
+    clock = Clock()
     for i, rows in enumerate(batches[: args.warmup + args.steps]):
         if i == args.warmup:
-            start = time.perf_counter()
+            clock.start()
         for group in optimizer.param_groups:
             group["lr"] = 1e-3 * (1 + math.cos(math.pi * i / len(batches))) / 2
         loss = F.mse_loss(net(x_cat[rows], x_cont[rows]), y[rows])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return args.steps * args.batch_size / (time.perf_counter() - start)
+    return clock.stop()
 
 
 class FastaiPeer:
@@ -203,20 +215,22 @@ class FastaiPeer:
         self.y_range = described["y_range"]
         self.args = args
 
-    def __call__(self) -> float:
+    def __call__(self) -> tuple[float, float]:
         from fastai.callback.core import Callback, CancelFitException
         from fastai.tabular.all import MSELossFlat, tabular_config, tabular_learner
 
         args = self.args
 
+        clock = Clock()
+
         class Timer(Callback):
             def before_batch(self) -> None:
                 if self.iter == args.warmup:
-                    self.learn.bench_start = time.perf_counter()
+                    clock.start()
 
             def after_batch(self) -> None:
                 if self.iter == args.warmup + args.steps - 1:
-                    self.learn.bench_seconds = time.perf_counter() - self.learn.bench_start
+                    clock.seconds = clock.stop()
                     raise CancelFitException
 
         learn = tabular_learner(
@@ -230,7 +244,7 @@ class FastaiPeer:
         )
         with learn.no_bar(), learn.no_logging():
             learn.fit_one_cycle(1, 1e-3, cbs=Timer())
-        return args.steps * args.batch_size / learn.bench_seconds
+        return clock.seconds
 
 
 def bench_throughput(args: argparse.Namespace) -> None:
@@ -246,21 +260,28 @@ def bench_throughput(args: argparse.Namespace) -> None:
         runners["fastai v2 tabular_learner"] = FastaiPeer(module, args)
     except ImportError as e:
         print(f"fastai is not importable ({e}); skipping the fastai peer")
-    rates: dict[str, list[float]] = {name: [] for name in runners}
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
     for _ in range(args.rounds):
         for name, run in runners.items():
-            rates[name].append(run())
+            seconds[name].append(run())
+    rows = args.steps * args.batch_size
     print(
         f"training throughput, batch size {args.batch_size}, layers [1000, 500], {args.steps} timed steps after "
-        f"{args.warmup} warm-up steps, {args.rounds} interleaved rounds, {args.threads} thread(s); median rows/s:"
+        f"{args.warmup} warm-up steps, {args.rounds} interleaved rounds, {args.threads} thread(s)"
     )
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    for name, value in medians.items():
-        print(f"  {name:32s} {value:9,.0f} rows/s   (rounds: {', '.join(f'{v:,.0f}' for v in rates[name])})")
-    mine = medians["ours (train.py task=rossmann)"]
-    print(f"ours / hand-written loop: {mine / medians['hand-written loop']:.3f} (target >= 0.90)")
-    if "fastai v2 tabular_learner" in medians:
-        print(f"ours / fastai v2:         {mine / medians['fastai v2 tabular_learner']:.2f}x (target >= 3x)")
+    for clock, index in (("CPU", 1), ("wall", 0)):
+        print(f"rows per {clock} second (median over rounds; each round's value in brackets):")
+        for name, values in seconds.items():
+            rates = [rows / v[index] for v in values]
+            print(f"  {name:32s} {statistics.median(rates):9,.0f}   ({', '.join(f'{r:,.0f}' for r in rates)})")
+    names = list(runners)
+    for other, target in zip(names[1:], ("target >= 0.90", "target >= 3"), strict=False):
+        for clock, index in (("CPU", 1), ("wall", 0)):
+            ratios = [o[index] / m[index] for m, o in zip(seconds[names[0]], seconds[other], strict=True)]
+            print(
+                f"ours / {other}, {clock} time: {statistics.median(ratios):.3f} ({target}; per round: "
+                f"{', '.join(f'{r:.3f}' for r in ratios)})"
+            )
 
 
 # ----- validation RMSPE

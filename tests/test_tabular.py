@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
 from datamodules.files import DataError
 from datamodules.tabular import (
@@ -21,7 +22,7 @@ from datamodules.tabular import (
     embedding_sizes,
     encode_table,
 )
-from lightning_models.tabular import TabularModule, TabularNet
+from lightning_models.tabular import EntityEmbeddings, SparseDropout, TabularModule, TabularNet
 
 
 def hand_frame() -> pd.DataFrame:
@@ -138,7 +139,9 @@ def test_cached_frame_round_trip(tmp_path):
 def test_net_respects_y_range_and_the_lesson_init():
     torch.manual_seed(0)
     net = TabularNet([[10, 5], [4, 2]], n_cont=3, y_range=[0.0, 2.0], layers=[16, 8], ps=[0.1, 0.1])
-    assert all(e.weight.abs().max() <= 2 / (e.embedding_dim + 1) for e in net.embeds)
+    for i, dim in enumerate((5, 2)):
+        assert 0 < net.embeds.table(i).abs().max() <= 2 / (dim + 1)
+    assert (net.embeds.weight[10:, 2:] == 0).all()  # right of the 2-wide block: unused
     out = net(torch.randint(0, 4, (32, 2)), torch.randn(32, 3) * 100)
     assert out.shape == (32,) and out.min() >= 0 and out.max() <= 2
     only_cont = TabularNet([], n_cont=3, layers=[4], ps=[0.0])
@@ -149,11 +152,43 @@ def test_net_respects_y_range_and_the_lesson_init():
         TabularNet([[10, 5]], n_cont=0, layers=[4, 4], ps=[0.0])
 
 
+def test_one_table_lookup_equals_a_lookup_per_column_and_trains_only_the_used_entries():
+    torch.manual_seed(0)
+    embeddings = EntityEmbeddings([[10, 5], [4, 2], [7, 3]])
+    codes = torch.stack([torch.randint(0, c, (64,)) for c in (10, 4, 7)], 1).to(torch.int16)
+    separate = torch.cat([F.embedding(codes[:, i].long(), embeddings.table(i)) for i in range(3)], 1)
+    out = embeddings(codes)
+    assert out.shape == (64, 10)
+    torch.testing.assert_close(out, separate)
+    out.square().sum().backward()
+    grad = embeddings.weight.grad
+    assert (grad[10:14, 2:] == 0).all() and (grad[14:, 3:] == 0).all()
+    assert grad[:10].abs().sum() > 0
+
+
+def test_sparse_dropout_drops_at_rate_p_and_scales_the_rest():
+    torch.manual_seed(0)
+    dropout = SparseDropout(0.01)
+    x = torch.ones(1000, 1000, requires_grad=True)
+    y = dropout(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - 0.01) < 5 * (0.01 * 0.99 / 1e6) ** 0.5
+    assert torch.allclose(y[y != 0], torch.tensor(1 / 0.99))
+    first_half = (y[:500] == 0).float().mean().item()  # spread over the whole tensor
+    assert abs(first_half - 0.01) < 0.001
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())
+    assert torch.equal(dropout.eval()(x), x)
+    assert torch.equal(SparseDropout(0.0)(x), x)
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        SparseDropout(1.0)
+
+
 def test_layer_groups_are_inputs_hidden_output_and_cover_every_parameter():
     module = TabularModule([[10, 5], [4, 2]], n_cont=3, y_range=[0.0, 2.0], layers=[16, 8], ps=[0.0, 0.0])
     groups = module.layer_groups()
     assert len(groups) == 3
-    assert module.net.embeds[0].weight in set(groups[0].parameters())
+    assert module.net.embeds.weight in set(groups[0].parameters())
     assert module.net.bn_cont.weight in set(groups[0].parameters())
     assert module.net.out.weight in set(groups[2].parameters())
     grouped = [id(p) for g in groups for p in g.parameters()]
@@ -162,7 +197,7 @@ def test_layer_groups_are_inputs_hidden_output_and_cover_every_parameter():
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["betas"] == (0.9, 0.999)
     assert optimizer.defaults["fused"]
     module.freeze_to(-1)
-    assert not module.net.embeds[0].weight.requires_grad and module.net.out.weight.requires_grad
+    assert not module.net.embeds.weight.requires_grad and module.net.out.weight.requires_grad
 
 
 def generic_csv(path, n: int, seed: int) -> pd.DataFrame:
@@ -228,7 +263,9 @@ def test_generic_csv_errors_name_the_problem(tmp_path, cache_dir):
 
 
 def test_the_built_in_sample_trains_and_predicts(run_task, tmp_path):
-    metrics = run_task("tabular", "data.batch_size=32", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "run")
+    metrics = run_task(
+        "tabular", "data.batch_size=32", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "run"
+    )
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
     assert len(predictions) == 200 and predictions["prediction"].between(5, 2500).all()
     assert metrics["val/rmse"] < 60  # the prices' standard deviation is about 190
