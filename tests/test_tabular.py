@@ -227,9 +227,9 @@ def test_any_csv_trains_through_task_tabular_and_predicts(run_task, tmp_path):
         "data.predict_csv=new.csv",
         "model.layers=[64,32]",
         "model.ps=[0,0]",
-        "model.lr=3e-3",
-        "data.batch_size=64",
-        "trainer.max_epochs=4",
+        "model.lr=2e-3",
+        "data.batch_size=32",
+        "trainer.max_epochs=6",
         "predict=true",
         run_dir=run_dir,
     )
