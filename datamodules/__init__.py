@@ -3,5 +3,15 @@
 from datamodules.files import DataError
 from datamodules.images import CIFAR10DataModule, ImageFolderDataModule, MNISTDataModule
 from datamodules.movielens import MovieLensDataModule
+from datamodules.rossmann import RossmannDataModule
+from datamodules.tabular import TabularDataModule
 
-__all__ = ["CIFAR10DataModule", "DataError", "ImageFolderDataModule", "MNISTDataModule", "MovieLensDataModule"]
+__all__ = [
+    "CIFAR10DataModule",
+    "DataError",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+    "MovieLensDataModule",
+    "RossmannDataModule",
+    "TabularDataModule",
+]

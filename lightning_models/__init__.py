@@ -2,6 +2,8 @@
 
 from lightning_models.base import RecipeModule
 from lightning_models.collab import CollabModule, EmbeddingDot, EmbeddingDotBias, EmbeddingNet
+from lightning_models.metrics import ExpRMSPE, exp_rmspe
+from lightning_models.tabular import EntityEmbeddings, SparseDropout, TabularModule, TabularNet
 from lightning_models.vision import (
     BackboneModule,
     BackboneNet,
@@ -20,9 +22,15 @@ __all__ = [
     "EmbeddingDot",
     "EmbeddingDotBias",
     "EmbeddingNet",
+    "EntityEmbeddings",
+    "ExpRMSPE",
     "HandLogisticRegression",
     "LogisticRegression",
     "LogisticRegressionModule",
     "RecipeModule",
     "SimpleCNN",
+    "SparseDropout",
+    "TabularModule",
+    "TabularNet",
+    "exp_rmspe",
 ]

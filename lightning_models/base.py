@@ -31,6 +31,7 @@ class RecipeModule(pl.LightningModule):
         betas: Sequence[float] = (0.9, 0.99),
         momentum: float = 0.9,
         eps: float = 1e-8,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -42,6 +43,7 @@ class RecipeModule(pl.LightningModule):
         self.betas = tuple(betas)
         self.momentum = momentum
         self.eps = eps
+        self.fused = fused
         self.n_frozen = 0
         self._smooth_loss: torch.Tensor | None = None
 
@@ -85,6 +87,7 @@ class RecipeModule(pl.LightningModule):
             betas=self.betas,
             momentum=self.momentum,
             eps=self.eps,
+            fused=self.fused,
         )
 
     def freeze_to(self, n: int) -> None:
