@@ -63,16 +63,21 @@ def embedding_sizes(
     ]
 
 
+def bad_examples(raw: pd.Series, bad: np.ndarray) -> str:
+    """A few of the distinct bad values, as Python writes them (nan, not np.float64(nan))."""
+    return ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in raw[bad].unique()[:3])
+
+
 def continuous_values(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     """A column as float64 with NaN for missing values, or a DataError naming values that are not numbers."""
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = (np.isnan(values) & raw.notna().to_numpy()) | np.isinf(values)
     if bad.any():
-        examples = ", ".join(repr(v) for v in raw[bad].unique()[:3])
         raise DataError(
             f"{what}: continuous column {column!r} must hold finite numbers (or be empty where missing); "
-            f"{int(bad.sum())} value(s) are not, e.g. {examples}. Fix the values or list the column in cat_names"
+            f"{int(bad.sum())} value(s) are not, e.g. {bad_examples(raw, bad)}. Fix the values or list the column "
+            "in cat_names"
         )
     return values
 
@@ -197,9 +202,9 @@ def target_values(frame: pd.DataFrame, column: str, log_target: bool, what: str)
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
-        examples = ", ".join(repr(v) for v in frame[column][bad].unique()[:3])
         raise DataError(
-            f"{what}: target column {column!r} has {int(bad.sum())} missing or non-numeric value(s), e.g. {examples}"
+            f"{what}: target column {column!r} has {int(bad.sum())} missing or non-numeric value(s), "
+            f"e.g. {bad_examples(frame[column], bad)}"
         )
     if log_target:
         if (values <= 0).any():
