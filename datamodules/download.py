@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -471,3 +471,20 @@ def extract_zip(archive: Path, folder: Path) -> None:
                     f"target folder, so {archive.name} is not unpacked (nothing was extracted)"
                 )
         zip_file.extractall(folder, members=members)
+
+
+def local_or_downloaded(
+    data_dir: str | None,
+    download: bool,
+    name: str,
+    cache_dir: str | Path,
+    sha256: str | None,
+    sample: Callable[[], Path],
+) -> Path:
+    """The folder a data module reads: ``data_dir`` when given; else, with ``download``, the dataset ``name``
+    fetched into ``cache_dir`` (once); else the built-in sample, which ``sample()`` writes (once) and returns."""
+    if data_dir is not None:
+        return Path(data_dir)
+    if download:
+        return download_dataset(name, cache_dir, sha256=sha256)
+    return sample()

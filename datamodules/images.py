@@ -32,6 +32,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 from torchvision.transforms import v2
 
 from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.download import local_or_downloaded
 from datamodules.files import DataError, require_file
 from datamodules.samples import write_cifar10_sample, write_image_folder_sample, write_mnist_sample
 
@@ -335,6 +336,7 @@ class InMemoryImages(ImageBatches):
     """
 
     sample_name = ""
+    dataset_name = ""
 
     def __init__(
         self,
@@ -346,6 +348,8 @@ class InMemoryImages(ImageBatches):
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str = ".cache/fastlightning",
+        download: bool = False,
+        sha256: str | None = None,
     ) -> None:
         super().__init__(augment, pad, batch_size, num_workers, seed)
         if not 0 < valid_pct < 1:
@@ -353,32 +357,31 @@ class InMemoryImages(ImageBatches):
         self.data_dir = data_dir
         self.valid_pct = valid_pct
         self.cache_dir = Path(cache_dir)
+        self.download = download
+        self.sha256 = sha256
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    @property
     def folder(self) -> Path:
-        if self.data_dir is None:
-            return self.cache_dir / "samples" / self.sample_name
-        return Path(self.data_dir)
+        """``data_dir``; else the dataset downloaded into the cache (``download``); else the built-in sample."""
+        sample = self.cache_dir / "samples" / self.sample_name
+        name, cache, digest = self.dataset_name, self.cache_dir, self.sha256
+        return local_or_downloaded(self.data_dir, self.download, name, cache, digest, lambda: self.write_sample(sample))
 
-    def write_sample(self) -> None:
+    def write_sample(self, folder: Path) -> Path:
         raise NotImplementedError
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
         raise NotImplementedError
 
     def prepare_data(self) -> None:
-        if self.data_dir is None:
-            self.write_sample()
+        self.folder()
 
     def setup(self, stage: str) -> None:
         if self.splits:
             return
-        if self.data_dir is None:
-            self.write_sample()
         train_x, train_y, test_x, test_y, classes = self.read()
         if train_x.shape[1:] != test_x.shape[1:]:
-            raise DataError(f"{self.folder}: train images are {train_x.shape[1:]} but test images {test_x.shape[1:]}")
+            raise DataError(f"{self.folder()}: train images are {train_x.shape[1:]} but test images {test_x.shape[1:]}")
         train_rows, valid_rows = split_rows(len(train_x), self.valid_pct, self.seed)
         self.splits = {
             "train": (torch.from_numpy(train_x[train_rows]), torch.from_numpy(train_y[train_rows])),
@@ -429,12 +432,13 @@ class MNISTDataModule(InMemoryImages):
     """
 
     sample_name = "mnist-v1"
+    dataset_name = "mnist"
 
-    def write_sample(self) -> None:
-        write_mnist_sample(self.folder)
+    def write_sample(self, folder: Path) -> Path:
+        return write_mnist_sample(folder)
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-        files = find_mnist(self.folder)
+        files = find_mnist(self.folder())
         train_x, train_y = read_mnist_split(files["train_images"], files["train_labels"])
         test_x, test_y = read_mnist_split(files["test_images"], files["test_labels"])
         n_classes = int(max(train_y.max(), test_y.max())) + 1
@@ -450,12 +454,13 @@ class CIFAR10DataModule(InMemoryImages):
     """
 
     sample_name = "cifar10-v1"
+    dataset_name = "cifar10"
 
-    def write_sample(self) -> None:
-        write_cifar10_sample(self.folder)
+    def write_sample(self, folder: Path) -> Path:
+        return write_cifar10_sample(folder)
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-        folder = find_cifar10(self.folder)
+        folder = find_cifar10(self.folder())
         data = read_cifar10(folder)
         n_classes = int(max(data["train_y"].max(), data["test_y"].max())) + 1
         classes = data["classes"] if len(data["classes"]) >= n_classes else [str(i) for i in range(n_classes)]

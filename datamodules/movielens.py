@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import cached, file_fingerprint
-from datamodules.download import download_dataset
+from datamodules.download import local_or_downloaded
 from datamodules.files import DataError, numeric_column, read_csv, require_file
 from datamodules.samples import write_movielens_sample
 
@@ -126,12 +126,14 @@ class MovieLensDataModule(pl.LightningDataModule):
         self.arrays: dict[str, np.ndarray] | None = None
 
     def _folder(self) -> Path:
-        """The MovieLens folder to read: ``data_dir``, else the downloaded dataset, else the built-in sample."""
-        if self.data_dir is not None:
-            return Path(self.data_dir)
-        if self.download:
-            return download_dataset(self.dataset, self.cache_dir, sha256=self.sha256)
-        return write_movielens_sample(self.cache_dir / "samples" / "movielens-v1")
+        return local_or_downloaded(
+            self.data_dir,
+            self.download,
+            self.dataset,
+            self.cache_dir,
+            self.sha256,
+            lambda: write_movielens_sample(self.cache_dir / "samples" / "movielens-v1"),
+        )
 
     def prepare_data(self) -> None:
         self._load()

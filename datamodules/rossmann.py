@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from datamodules.cache import file_fingerprint
+from datamodules.download import local_or_downloaded
 from datamodules.files import DataError, numeric_column, read_csv, require_file
 from datamodules.samples import write_rossmann_sample
 from datamodules.tabular import ENCODING_VERSION, Table, TabularDataModule, cached_frame
@@ -396,7 +397,8 @@ def available_features(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 class RossmannDataModule(TabularDataModule):
-    """The Rossmann Kaggle folder (or, with no ``data_dir``, the built-in sample) as the lesson's features.
+    """The Rossmann Kaggle folder as the lesson's features; with no ``data_dir``, fast.ai's archive
+    (``download=True`` and its ``sha256``) or the built-in sample.
 
     Validation is the window ``val_start``..``val_end`` (the lesson: 2014-08-01..2014-09-17) or,
     without ``val_start``, the last ``val_days`` days of train.csv (48 = the test period). The
@@ -419,6 +421,8 @@ class RossmannDataModule(TabularDataModule):
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str = ".cache/fastlightning",
+        download: bool = False,
+        sha256: str | None = None,
     ) -> None:
         super().__init__(
             data_dir=data_dir,
@@ -436,15 +440,22 @@ class RossmannDataModule(TabularDataModule):
         self.val_start = pd.Timestamp(val_start) if val_start is not None else None
         self.val_end = pd.Timestamp(val_end) if val_end is not None else None
         self.val_days = val_days
+        self.download = download
+        self.sha256 = sha256
 
     @property
     def files(self) -> RossmannFiles:
         return RossmannFiles.find(self.data_dir)
 
-    def prepare_sample(self) -> None:
-        self.data_dir = str(write_rossmann_sample(self.cache_dir / "samples" / "rossmann-v1"))
+    def use_default_data(self) -> None:
+        """fast.ai's Rossmann archive with ``download`` (its sha256 must be given), else the built-in sample."""
+        sample = self.cache_dir / "samples" / "rossmann-v1"
+        folder = local_or_downloaded(
+            None, self.download, "rossmann", self.cache_dir, self.sha256, lambda: write_rossmann_sample(sample)
+        )
+        self.data_dir = str(folder)
 
-    def wants_sample(self) -> bool:
+    def has_no_data(self) -> bool:
         return self.data_dir is None
 
     def feature_settings(self) -> dict:

@@ -351,7 +351,7 @@ class TabularDataModule(pl.LightningDataModule):
         self.meta: dict | None = None
         self.datasets: dict[str, TensorBatches] = {}
 
-    # ----- where the table comes from (subclasses override these, prepare_sample and wants_sample)
+    # ----- where the table comes from (subclasses override these, use_default_data and has_no_data)
 
     def settings(self) -> dict:
         """What the encoded arrays depend on: the input files' fingerprints and the settings."""
@@ -390,7 +390,7 @@ class TabularDataModule(pl.LightningDataModule):
             what=str(self.csv_path),
         )
 
-    def prepare_sample(self) -> None:
+    def use_default_data(self) -> None:
         """Write the built-in sample and take its file and column roles (where none were given)."""
         folder = write_tabular_sample(self.cache_dir / "samples" / "tabular-v1")
         self.data_dir = str(folder)
@@ -435,18 +435,18 @@ class TabularDataModule(pl.LightningDataModule):
             raise DataError(f"{self.csv_path}: valid_col {self.valid_col!r} must be true/false or 1/0 in every row")
         return numbers.to_numpy(dtype=bool)
 
-    def wants_sample(self) -> bool:
-        """True when no data was given, so the built-in sample is used."""
+    def has_no_data(self) -> bool:
+        """True when no data was given, so the default data (the built-in sample) is used."""
         return self.data_dir is None and self.csv is None
 
     def prepare_data(self) -> None:
         self.load()
 
     def load(self) -> Arrays:
-        """The encoded arrays, from the cache or built and stored there (the sample written first if wanted)."""
+        """The encoded arrays, from the cache or built and stored there (the default data first if none was given)."""
         if self.arrays is None:
-            if self.wants_sample():
-                self.prepare_sample()
+            if self.has_no_data():
+                self.use_default_data()
             self.arrays, self.meta = cached(
                 self.cache_dir, self.cache_name, self.settings(), lambda: encode_table(self.table(), self.log_target)
             )

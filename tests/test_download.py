@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from datamodules import MovieLensDataModule, download
+from datamodules import MNISTDataModule, MovieLensDataModule, RossmannDataModule, download
 from datamodules.download import (
     DATASETS,
     ChecksumError,
@@ -26,6 +26,7 @@ from datamodules.download import (
     dataset_dir,
     download_dataset,
 )
+from datamodules.samples import rossmann_sample, synthetic_digits, write_idx, write_rossmann_tables
 
 
 @dataclass
@@ -392,3 +393,37 @@ def test_movielens_task_trains_on_downloaded_ml_100k(server, monkeypatch, run_ta
     metrics = run_task("movielens", "data.download=true", "data.dataset=ml-100k", "trainer=debug")
     assert "val/rmse" in metrics and metrics["val/rmse"] == metrics["val/rmse"]
     assert server.hits["/ml-100k.zip"] == 1
+
+
+# MNIST and Rossmann through their data modules: data.download=true.
+
+
+def test_mnist_download_fetches_the_four_idx_files(server, monkeypatch, tmp_path):
+    images, labels = synthetic_digits(40, seed=0)
+    folder = tmp_path / "made"
+    folder.mkdir()
+    paths = [
+        write_idx(folder / f"{prefix}-{kind}.gz", array[rows])
+        for prefix, rows in (("train", slice(0, 30)), ("t10k", slice(30, 40)))
+        for kind, array in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels))
+    ]
+    files = tuple(RemoteFile((server.serve(f"/{p.name}", p.read_bytes()),), sha256(p.read_bytes())) for p in paths)
+    monkeypatch.setitem(DATASETS, "mnist", Dataset(files, "file"))
+    dm = MNISTDataModule(download=True, valid_pct=0.2, cache_dir=str(tmp_path / "cache"))
+    dm.prepare_data()
+    dm.setup("fit")
+    assert [len(dm.splits[s][1]) for s in ("train", "valid", "test")] == [24, 6, 10]
+    assert sorted(dm.splits["test"][1].tolist()) == sorted(labels[30:].tolist())
+    assert all(server.hits[f"/{p.name}"] == 1 for p in paths)
+
+
+def test_rossmann_download_needs_a_digest_then_reads_the_archive(server, monkeypatch, tmp_path):
+    tables = write_rossmann_tables(tmp_path / "made", rossmann_sample(n_stores=3), layout="combined")
+    body = tar_gz({p.name: p.read_bytes() for p in tables.iterdir() if p.is_file()})
+    register(monkeypatch, "rossmann", [server.serve("/rossmann.tgz", body)], None, "tar")
+    with pytest.raises(DownloadError, match="sha256"):
+        RossmannDataModule(download=True, cache_dir=str(tmp_path / "cache")).prepare_data()
+    dm = RossmannDataModule(download=True, sha256=sha256(body), cache_dir=str(tmp_path / "cache"))
+    dm.prepare_data()
+    assert dm.describe()["emb_szs"][0][0] == 4  # three stores and the unknown code
+    assert server.hits["/rossmann.tgz"] == 1
