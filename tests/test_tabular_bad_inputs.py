@@ -12,10 +12,8 @@ GOOD = "shop,x,y\na,1.0,2.0\nb,2.0,3.0\na,3.0,4.0\nb,4.0,5.0\na,5.0,6.0\n"
 
 
 def module(tmp_path, csv, **kwargs) -> TabularDataModule:
-    return TabularDataModule(
-        csv=str(csv), cat_names=["shop"], cont_names=["x"], y_name="y", valid_pct=0.4, cache_dir=str(tmp_path / "cache"),
-        **kwargs,
-    )  # fmt: skip
+    columns = {"cat_names": ["shop"], "cont_names": ["x"], "y_name": "y"}
+    return TabularDataModule(csv=str(csv), valid_pct=0.4, cache_dir=str(tmp_path / "cache"), **columns, **kwargs)
 
 
 @pytest.mark.parametrize(
