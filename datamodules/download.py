@@ -9,7 +9,6 @@ or an interruption leaves no half-unpacked dataset, and a member that would land
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import gzip
 import hashlib
@@ -26,12 +25,11 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from datamodules.files import DataError, write_folder_atomically
+from datamodules.files import DataError, locked, write_folder_atomically
 
 log = logging.getLogger(__name__)
 
@@ -268,17 +266,6 @@ def dataset_dir(name: str, cache_dir: str | Path, sha256: str | None = None) -> 
     return Path(cache_dir) / "datasets" / _folder_name(name, dataset) / dataset.data_subdir
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def download_dataset(
     name: str,
     cache_dir: str | Path,
@@ -297,7 +284,7 @@ def download_dataset(
     root = Path(cache_dir) / "datasets"
     target = root / _folder_name(name, dataset)
     if not target.is_dir():
-        with _locked(root / f"{target.name}.lock"):
+        with locked(root / f"{target.name}.lock"):
             if not target.is_dir():
                 _remove_leftovers(root, target.name, dataset.files)
                 archives = [fetch(file, root / "archives", retries, backoff, timeout) for file in dataset.files]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import train  # noqa: E402
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
 TASKS = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
 
 torch.set_num_threads(1)
@@ -65,3 +68,10 @@ def run_task(tmp_path: Path, cache_dir: Path) -> Callable[..., dict[str, float]]
         return train.run(cfg)
 
     return run
+
+
+def run_python(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python *args`` in the project folder (e.g. ``"train.py", "task=movielens"``); fails the test on an error."""
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

@@ -41,6 +41,7 @@ def test_signalled_movielens_run_resumes_to_the_uninterrupted_result(run_task, t
     run_dir, marker = tmp_path / "stopped", tmp_path / "marker"
     result = start_and_signal(
         [
+            "task=movielens",
             *MOVIELENS,
             "trainer.enable_progress_bar=false",
             f"paths.root_dir={tmp_path}",

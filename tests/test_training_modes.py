@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_python
 
 
 def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task, tmp_path, cache_dir):
@@ -25,30 +22,22 @@ def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task,
     )
     assert spawned["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            "train.py",
-            "task=movielens",
-            "trainer=ddp",
-            "trainer.accelerator=cpu",
-            "trainer.devices=2",
-            "trainer.max_epochs=1",
-            "data.batch_size=32",
-            "trainer.enable_progress_bar=false",
-            f"paths.root_dir={tmp_path}",
-            f"paths.cache_dir={cache_dir}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    run_python(
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "train.py",
+        "task=movielens",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.max_epochs=1",
+        "data.batch_size=32",
+        "trainer.enable_progress_bar=false",
+        f"paths.root_dir={tmp_path}",
+        f"paths.cache_dir={cache_dir}",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "logs" / "movielens" / "runs").iterdir()
     torchrun = json.loads((run_dir / "metrics.json").read_text())
     assert torchrun["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
@@ -96,25 +85,17 @@ def test_tensorboard_logger_writes_events_next_to_metrics_csv(run_task, tmp_path
 
 
 def test_optuna_search_with_the_joblib_launcher(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "task=movielens",
-            "hparams_search=movielens_optuna",
-            "launcher=joblib",
-            "hydra.sweeper.n_trials=2",
-            "trainer=debug",
-            "trainer.enable_progress_bar=false",
-            f"paths.root_dir={tmp_path}",
-            f"hydra.sweep.dir={tmp_path}/sweep",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    run_python(
+        "train.py",
+        "task=movielens",
+        "hparams_search=movielens_optuna",
+        "launcher=joblib",
+        "hydra.sweeper.n_trials=2",
+        "trainer=debug",
+        "trainer.enable_progress_bar=false",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.sweep.dir={tmp_path}/sweep",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     best = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
     assert "best_value" in best
     runs = sorted((tmp_path / "sweep").glob("*/metrics.json"))
