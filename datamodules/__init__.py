@@ -2,5 +2,6 @@
 
 from datamodules.files import DataError
 from datamodules.movielens import MovieLensDataModule
+from datamodules.text import LanguageModelDataModule
 
-__all__ = ["DataError", "MovieLensDataModule"]
+__all__ = ["DataError", "LanguageModelDataModule", "MovieLensDataModule"]

@@ -68,3 +68,277 @@ def write_movielens_sample(folder: str | Path) -> Path:
         movies.to_csv(tmp / "movies.csv", index=False)
 
     return _write_once(folder, write)
+
+
+# --- Text: synthetic corpora for the language models and the ULMFiT classifier -------------------------
+
+_POSITIVE = [
+    "wonderful",
+    "superb",
+    "brilliant",
+    "excellent",
+    "moving",
+    "delightful",
+    "charming",
+    "gripping",
+    "masterful",
+    "stunning",
+    "beautiful",
+    "touching",
+    "hilarious",
+    "clever",
+    "powerful",
+    "memorable",
+    "fantastic",
+    "terrific",
+    "riveting",
+    "heartfelt",
+    "engaging",
+    "inspired",
+    "flawless",
+    "elegant",
+    "thrilling",
+    "fresh",
+    "witty",
+    "lovely",
+    "remarkable",
+    "captivating",
+]
+_NEGATIVE = [
+    "awful",
+    "terrible",
+    "boring",
+    "dull",
+    "clumsy",
+    "tedious",
+    "dreadful",
+    "pointless",
+    "lifeless",
+    "painful",
+    "forgettable",
+    "stupid",
+    "weak",
+    "bland",
+    "lazy",
+    "messy",
+    "annoying",
+    "predictable",
+    "shallow",
+    "cheap",
+    "horrible",
+    "incoherent",
+    "tiresome",
+    "wooden",
+    "laughable",
+    "unbearable",
+    "sloppy",
+    "hollow",
+    "mediocre",
+    "disappointing",
+]
+_ASPECTS = [
+    "acting",
+    "plot",
+    "script",
+    "music",
+    "photography",
+    "direction",
+    "ending",
+    "dialogue",
+    "pacing",
+    "cast",
+    "soundtrack",
+    "story",
+    "editing",
+]
+_ROLES = [
+    "detective",
+    "teacher",
+    "soldier",
+    "mother",
+    "villain",
+    "doctor",
+    "pilot",
+    "singer",
+    "farmer",
+    "thief",
+    "lawyer",
+    "king",
+]
+_KINDS = ["film", "movie", "picture", "story", "thriller", "comedy", "drama"]
+_WHEN = (
+    "last week",
+    "on a plane",
+    "at the cinema",
+    "with my family",
+    "on television",
+    "at a festival",
+    "on a rainy sunday",
+)
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ra",
+    "te",
+    "su",
+    "vin",
+    "dor",
+    "el",
+    "an",
+    "ber",
+    "gus",
+    "fa",
+    "ne",
+    "tri",
+    "sol",
+    "mar",
+    "ven",
+]
+
+
+def _name(rng: np.random.Generator, parts: int = 2) -> str:
+    return "".join(rng.choice(_SYLLABLES, size=parts)).capitalize()
+
+
+def _review(rng: np.random.Generator, positive: bool, agree: float = 0.85) -> str:
+    """One review from a small grammar: its sentiment words mostly agree with ``positive``."""
+
+    def adj() -> str:
+        pool = _POSITIVE if (rng.random() < agree) == positive else _NEGATIVE
+        word = str(rng.choice(pool))
+        return word.upper() if rng.random() < 0.05 else word
+
+    title = f"{_name(rng)} {_name(rng, 1)}"
+    neutral = [
+        lambda: f"I saw {title} {rng.choice(_WHEN)}.",
+        lambda: f"It runs about {rng.integers(80, 180)} minutes.",
+        lambda: f"The film was directed by {_name(rng)} in {rng.integers(1950, 2011)}.",
+        lambda: f"{_name(rng)} plays a {rng.choice(_ROLES)} who meets a {rng.choice(_ROLES)}.",
+    ]
+    judging = [
+        lambda: f"The {rng.choice(_ASPECTS)} was {adj()}.",
+        lambda: f"{_name(rng)} is {adj()} as the {rng.choice(_ROLES)}.",
+        lambda: f"What a {adj()} {rng.choice(_KINDS)}!",
+        lambda: f"I found it {adj()} and {adj()}.",
+        lambda: f"Honestly, the {rng.choice(_ASPECTS)} felt {adj()}.",
+    ]
+    sentences = [neutral[0]()]
+    for _ in range(rng.integers(3, 7)):
+        pool = judging if rng.random() < 0.7 else neutral
+        sentences.append(pool[rng.integers(len(pool))]())
+    if rng.random() < 0.3:
+        score = rng.integers(7, 11) if positive else rng.integers(1, 5)
+        sentences.append(f"{score} out of 10.")
+    if rng.random() < 0.1:
+        sentences[-1] = sentences[-1].rstrip(".!") + "!!!"
+    glue = "<br /><br />" if rng.random() < 0.2 else " "
+    return glue.join(sentences)
+
+
+def write_imdb_sample(
+    folder: str | Path, n_train: int = 400, n_unsup: int = 2000, n_test: int = 200, seed: int = 0
+) -> Path:
+    """A grammar-generated ``aclImdb`` tree: ``train/{pos,neg,unsup}``, ``test/{pos,neg}``, ``ID_RATING.txt``.
+
+    ``n_train`` and ``n_test`` reviews per class. Each review mixes neutral sentences with sentiment
+    words that agree with its class 85% of the time, so its label is learnable from the words, and a
+    language model that keeps track of a review's sentiment predicts its next adjective better.
+    """
+
+    def write(tmp: Path) -> None:
+        rng = np.random.default_rng(seed)
+        root = tmp / "aclImdb"
+        parts = [("train", "pos", n_train), ("train", "neg", n_train), ("train", "unsup", n_unsup)]
+        parts += [("test", "pos", n_test), ("test", "neg", n_test)]
+        for split, label, n in parts:
+            (root / split / label).mkdir(parents=True)
+            for i in range(n):
+                positive = label == "pos" if label != "unsup" else bool(rng.random() < 0.5)
+                rating = 0 if label == "unsup" else rng.integers(7, 11) if positive else rng.integers(1, 5)
+                text = _review(rng, positive)
+                (root / split / label / f"{i}_{rating}.txt").write_text(text, encoding="utf-8")
+
+    return _write_once(folder, write)
+
+
+_FIELDS = {
+    "cs.LG": "network gradient training loss model layer dataset optimizer regularization embedding",
+    "math.AG": "variety scheme sheaf morphism curve cohomology divisor moduli surface bundle",
+    "q-bio.NC": "neuron cortex synapse spike brain circuit plasticity memory stimulus firing",
+    "astro-ph.GA": "galaxy star halo cluster redshift disk gas merger emission dwarf",
+}
+_ACADEMIC_VERBS = ["propose", "study", "prove", "introduce", "analyse", "present", "derive", "measure"]
+_ACADEMIC_ADJS = ["new", "simple", "general", "robust", "efficient", "novel", "precise", "large"]
+
+
+def _abstract(rng: np.random.Generator, category: str) -> tuple[str, str]:
+    words = _FIELDS[category].split()
+
+    def noun() -> str:
+        return str(rng.choice(words))
+
+    title = f"{rng.choice(_ACADEMIC_ADJS).capitalize()} {noun()} {noun()}s and the {noun()}"
+    sentences = [f"We {rng.choice(_ACADEMIC_VERBS)} a {rng.choice(_ACADEMIC_ADJS)} {noun()} for the {noun()}."]
+    for _ in range(rng.integers(2, 5)):
+        sentences.append(
+            f"The {noun()} of each {noun()} is {rng.choice(_ACADEMIC_ADJS)} when the {noun()} is {noun()}-based."
+        )
+    sentences.append(f"Our results show that the {noun()} improves the {noun()}.")
+    return title, " ".join(sentences)
+
+
+def write_arxiv_sample(folder: str | Path, n_per_category: int = 250, seed: int = 0) -> Path:
+    """``arxiv.csv`` (id, title, abstract, categories): each category writes with its own vocabulary.
+
+    A third of the papers list a second category after their main one.
+    """
+
+    def write(tmp: Path) -> None:
+        rng = np.random.default_rng(seed)
+        names = list(_FIELDS)
+        rows = []
+        for c, category in enumerate(names):
+            for i in range(n_per_category):
+                title, abstract = _abstract(rng, category)
+                cats = category
+                if rng.random() < 1 / 3:
+                    cats += " " + names[(c + 1 + rng.integers(len(names) - 1)) % len(names)]
+                rows.append({"id": f"{2000 + c}.{i:05d}", "title": title, "abstract": abstract, "categories": cats})
+        order = rng.permutation(len(rows))
+        pd.DataFrame([rows[i] for i in order]).to_csv(tmp / "arxiv.csv", index=False)
+
+    return _write_once(folder, write)
+
+
+def _wiki_article(rng: np.random.Generator) -> str:
+    """One article in WikiText's format: `` = Title = `` heading, sections, ``@-@`` joins and ``<unk>``."""
+    title = f"{_name(rng)} {_name(rng, 1)}"
+    lines = [" ", f" = {title} = ", " "]
+    for _ in range(rng.integers(1, 4)):
+        section = str(rng.choice(["History", "Career", "Reception", "Legacy", "Design"]))
+        lines += [f" = = {section} = = ", " "]
+        paragraph = []
+        for _ in range(rng.integers(2, 6)):
+            year = rng.integers(1800, 2011)
+            who = _name(rng) if rng.random() < 0.9 else "<unk>"
+            paragraph.append(
+                f"In {year} , {title} was {rng.choice(['built', 'founded', 'named', 'moved'])} by {who} "
+                f"in the {rng.choice(['north', 'south', 'east', 'west'])} @-@ {rng.choice(['side', 'end'])} "
+                f"of the {rng.choice(['city', 'river', 'valley', 'county'])} , at a cost of "
+                f"{rng.integers(1, 99)} @,@ {rng.integers(100, 999)} dollars ."
+            )
+        lines += [" " + " ".join(paragraph) + " ", " "]
+    return "\n".join(lines) + "\n"
+
+
+def write_wikitext_sample(folder: str | Path, n_train: int = 300, n_eval: int = 30, seed: int = 0) -> Path:
+    """``wiki.train.tokens``, ``wiki.valid.tokens``, ``wiki.test.tokens`` of grammar-generated articles."""
+
+    def write(tmp: Path) -> None:
+        rng = np.random.default_rng(seed)
+        for name, n in (("train", n_train), ("valid", n_eval), ("test", n_eval)):
+            text = "".join(_wiki_article(rng) for _ in range(n))
+            (tmp / f"wiki.{name}.tokens").write_text(text, encoding="utf-8")
+
+    return _write_once(folder, write)

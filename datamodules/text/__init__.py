@@ -1,0 +1,7 @@
+"""Text: spaCy tokenization with the lesson's rules, vocabularies, corpora, language-model streams."""
+
+from datamodules.text.lm import LanguageModelDataModule
+from datamodules.text.tokenize import Tokenizer, detokenize
+from datamodules.text.vocab import Vocab
+
+__all__ = ["LanguageModelDataModule", "Tokenizer", "Vocab", "detokenize"]
