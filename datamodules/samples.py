@@ -72,70 +72,10 @@ def write_movielens_sample(folder: str | Path) -> Path:
 
 # --- Text: synthetic corpora for the language models and the ULMFiT classifier -------------------------
 
-_POSITIVE = [
-    "wonderful",
-    "superb",
-    "brilliant",
-    "excellent",
-    "moving",
-    "delightful",
-    "charming",
-    "gripping",
-    "masterful",
-    "stunning",
-    "beautiful",
-    "touching",
-    "hilarious",
-    "clever",
-    "powerful",
-    "memorable",
-    "fantastic",
-    "terrific",
-    "riveting",
-    "heartfelt",
-    "engaging",
-    "inspired",
-    "flawless",
-    "elegant",
-    "thrilling",
-    "fresh",
-    "witty",
-    "lovely",
-    "remarkable",
-    "captivating",
-]
-_NEGATIVE = [
-    "awful",
-    "terrible",
-    "boring",
-    "dull",
-    "clumsy",
-    "tedious",
-    "dreadful",
-    "pointless",
-    "lifeless",
-    "painful",
-    "forgettable",
-    "stupid",
-    "weak",
-    "bland",
-    "lazy",
-    "messy",
-    "annoying",
-    "predictable",
-    "shallow",
-    "cheap",
-    "horrible",
-    "incoherent",
-    "tiresome",
-    "wooden",
-    "laughable",
-    "unbearable",
-    "sloppy",
-    "hollow",
-    "mediocre",
-    "disappointing",
-]
+_POSITIVE = ["wonderful", "superb", "brilliant", "excellent", "moving", "delightful", "charming", "gripping"]
+_POSITIVE += ["masterful", "stunning", "touching", "clever"]
+_NEGATIVE = ["awful", "terrible", "boring", "dull", "clumsy", "tedious", "dreadful", "pointless", "lifeless"]
+_NEGATIVE += ["painful", "forgettable", "stupid"]
 _ASPECTS = [
     "acting",
     "plot",
@@ -201,13 +141,22 @@ def _name(rng: np.random.Generator, parts: int = 2) -> str:
     return "".join(rng.choice(_SYLLABLES, size=parts)).capitalize()
 
 
-def _review(rng: np.random.Generator, positive: bool, agree: float = 0.85) -> str:
-    """One review from a small grammar: its sentiment words mostly agree with ``positive``."""
+_VERDICTS = {
+    True: ("I loved it.", "Highly recommended.", "A joy to watch.", "See it!", "Worth every minute."),
+    False: ("I hated it.", "Avoid it.", "A waste of time.", "Skip it!", "Not worth a minute."),
+}
 
-    def adj() -> str:
-        pool = _POSITIVE if (rng.random() < agree) == positive else _NEGATIVE
-        word = str(rng.choice(pool))
-        return word.upper() if rng.random() < 0.05 else word
+
+def _review(rng: np.random.Generator, positive: bool, agree: float = 0.9) -> str:
+    """One review from a small grammar: its judging sentences and verdict mostly agree with ``positive``."""
+
+    def leaning() -> bool:
+        return (rng.random() < agree) == positive
+
+    def adjs() -> tuple[str, str]:
+        """Two different adjectives of one polarity: a sentence judges one way."""
+        first, second = rng.choice(_POSITIVE if leaning() else _NEGATIVE, size=2, replace=False)
+        return (str(first).upper() if rng.random() < 0.05 else str(first)), str(second)
 
     title = f"{_name(rng)} {_name(rng, 1)}"
     neutral = [
@@ -217,16 +166,18 @@ def _review(rng: np.random.Generator, positive: bool, agree: float = 0.85) -> st
         lambda: f"{_name(rng)} plays a {rng.choice(_ROLES)} who meets a {rng.choice(_ROLES)}.",
     ]
     judging = [
-        lambda: f"The {rng.choice(_ASPECTS)} was {adj()}.",
-        lambda: f"{_name(rng)} is {adj()} as the {rng.choice(_ROLES)}.",
-        lambda: f"What a {adj()} {rng.choice(_KINDS)}!",
-        lambda: f"I found it {adj()} and {adj()}.",
-        lambda: f"Honestly, the {rng.choice(_ASPECTS)} felt {adj()}.",
+        lambda: "The {} was {} and {}.".format(rng.choice(_ASPECTS), *adjs()),
+        lambda: "{} is {} and {} as the {}.".format(_name(rng), *adjs(), rng.choice(_ROLES)),
+        lambda: "What a {}, {} {}!".format(*adjs(), rng.choice(_KINDS)),
+        lambda: "I found it {} and {}.".format(*adjs()),
+        lambda: "Honestly, the {} felt {} and {}.".format(rng.choice(_ASPECTS), *adjs()),
     ]
     sentences = [neutral[0]()]
     for _ in range(rng.integers(3, 7)):
-        pool = judging if rng.random() < 0.7 else neutral
+        pool = judging if rng.random() < 0.75 else neutral
         sentences.append(pool[rng.integers(len(pool))]())
+    if rng.random() < 0.6:
+        sentences.append(str(rng.choice(_VERDICTS[leaning()])))
     if rng.random() < 0.3:
         score = rng.integers(7, 11) if positive else rng.integers(1, 5)
         sentences.append(f"{score} out of 10.")
@@ -242,8 +193,9 @@ def write_imdb_sample(
     """A grammar-generated ``aclImdb`` tree: ``train/{pos,neg,unsup}``, ``test/{pos,neg}``, ``ID_RATING.txt``.
 
     ``n_train`` and ``n_test`` reviews per class. Each review mixes neutral sentences with sentiment
-    words that agree with its class 85% of the time, so its label is learnable from the words, and a
-    language model that keeps track of a review's sentiment predicts its next adjective better.
+    sentences (two adjectives of one polarity each) and a verdict that agree with its class 90% of the
+    time, so its label is learnable from the words, and a language model learns which adjectives go
+    together and which verdict follows them: what ULMFiT's classifier inherits from it.
     """
 
     def write(tmp: Path) -> None:

@@ -2,7 +2,8 @@
 read as streams of documents and tokenized once into a cache.
 
 A corpus yields ``Document``s: the text fields, the split the distribution put it in (``train``,
-``valid``, ``test``, ``unsup`` or ``""`` when it says nothing) and its label (``""`` if none).
+``valid``, ``test``, ``unsup`` or ``""`` when it says nothing), its label (``""`` if none) and a
+name that finds it again (a file path, a row number or id).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from datamodules.text.tokenize import TokenizerSettings, TokenStream, tokenize_d
 
 SPLITS = ("train", "valid", "test", "unsup", "")
 CORPORA = ("imdb", "arxiv", "wikitext", "folder", "csv")
+# bumped whenever what the cache holds changes
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Document:
     fields: tuple[str, ...]
     split: str = ""
     label: str = ""
+    name: str = ""
 
 
 def folder_fingerprint(folder: Path, suffix: str) -> str:
@@ -96,10 +100,10 @@ class ImdbFolder(Corpus):
         for folder, split, label in self.folders:
             if not folder.is_dir():
                 continue
+            unsup = label == "unsup"
             for path in sorted(folder.glob("*.txt"), key=self._review_id):
-                yield Document(
-                    (read_text_file(path),), "unsup" if label == "unsup" else split, "" if label == "unsup" else label
-                )
+                name = str(path.relative_to(self.root))
+                yield Document((read_text_file(path),), "unsup" if unsup else split, "" if unsup else label, name)
 
 
 def _csv_columns(path: Path, what: str) -> list[str]:
@@ -185,7 +189,7 @@ class TextTable(Corpus):
         return [v for v in re.split(r"[\s,;]+", str(value).strip()) if v]
 
     def documents(self) -> Iterator[Document]:
-        for row in self._rows():
+        for n, row in enumerate(self._rows(), 1):
             missing = [c for c in (*self.text_cols, self.label_col, self.split_col) if c and c not in row]
             if missing:
                 raise DataError(f"{self.path}: a row has no {', '.join(map(repr, missing))} (found: {', '.join(row)})")
@@ -194,7 +198,8 @@ class TextTable(Corpus):
             if self.label_field:
                 fields = (" ".join(labels), *fields)
             split = _split_value(row[self.split_col]) if self.split_col else ""
-            yield Document(fields, split, labels[0] if labels else "")
+            name = f"{self.path.name}:{row.get('id', n)}"
+            yield Document(fields, split, labels[0] if labels else "", name)
 
 
 class Tables(Corpus):
@@ -230,14 +235,15 @@ class WikiText(Corpus):
     def documents(self) -> Iterator[Document]:
         for split, name in self.FILES:
             article: list[str] = []
+            start = 1
             with open(self.root / name, encoding="utf-8") as f:
-                for line in f:
+                for n, line in enumerate(f, 1):
                     if self._TITLE.match(line.rstrip("\n")) and "".join(article).strip():
-                        yield Document(("".join(article),), split)
-                        article = []
+                        yield Document(("".join(article),), split, name=f"{name}:{start}")
+                        article, start = [], n
                     article.append(line)
             if "".join(article).strip():
-                yield Document(("".join(article),), split)
+                yield Document(("".join(article),), split, name=f"{name}:{start}")
 
 
 class TextFolder(Corpus):
@@ -259,7 +265,7 @@ class TextFolder(Corpus):
             parts = path.relative_to(self.root).parts[:-1]
             split = parts[0] if parts and parts[0] in SPLITS else ""
             rest = parts[1:] if split else parts
-            yield Document((read_text_file(path),), split, rest[0] if rest else "")
+            yield Document((read_text_file(path),), split, rest[0] if rest else "", str(path.relative_to(self.root)))
 
 
 def _tables_in(data_dir: Path) -> list[Path]:
@@ -357,6 +363,7 @@ class TokenizedCorpus:
     splits: np.ndarray
     labels: np.ndarray
     label_names: list[str]
+    names: list[str]
 
     def split_indices(self, *names: str) -> np.ndarray:
         codes = [SPLITS.index(n) for n in names]
@@ -370,18 +377,20 @@ def tokenize_corpus(corpus: Corpus, cache_dir: str | Path, n_workers: int = 2) -
     def build() -> tuple[dict[str, np.ndarray], dict]:
         splits: list[int] = []
         labels: list[str] = []
+        names: list[str] = []
 
         def fields() -> Iterator[tuple[str, ...]]:
             for doc in corpus.documents():
                 splits.append(SPLITS.index(doc.split))
                 labels.append(doc.label)
+                names.append(doc.name)
                 yield doc.fields
 
         tokens = tokenize_documents(fields(), settings, n_workers=n_workers)
         if len(tokens) == 0:
             raise DataError(f"the corpus has no documents ({corpus.key()})")
-        names = sorted(set(labels) - {""})
-        code = {name: i for i, name in enumerate(names)}
+        label_names = sorted(set(labels) - {""})
+        code = {name: i for i, name in enumerate(label_names)}
         arrays = {
             "ids": tokens.ids,
             "offsets": tokens.offsets,
@@ -389,8 +398,9 @@ def tokenize_corpus(corpus: Corpus, cache_dir: str | Path, n_workers: int = 2) -
             "splits": np.array(splits, dtype=np.int8),
             "labels": np.array([code.get(label, -1) for label in labels], dtype=np.int32),
         }
-        return arrays, {"types": tokens.types, "label_names": names}
+        return arrays, {"types": tokens.types, "label_names": label_names, "names": names}
 
-    arrays, meta = cached(cache_dir, "text", {"corpus": corpus.key(), "tokenizer": settings.key()}, build)
+    key = {"corpus": corpus.key(), "tokenizer": settings.key(), "format": CACHE_FORMAT}
+    arrays, meta = cached(cache_dir, "text", key, build)
     tokens = TokenStream(arrays["ids"], arrays["offsets"], meta["types"], arrays["counts"])
-    return TokenizedCorpus(tokens, arrays["splits"], arrays["labels"], meta["label_names"])
+    return TokenizedCorpus(tokens, arrays["splits"], arrays["labels"], meta["label_names"], meta["names"])

@@ -29,6 +29,11 @@ from datamodules.text.vocab import Vocab
 SAMPLES = {"imdb": write_imdb_sample, "arxiv": write_arxiv_sample, "wikitext": write_wikitext_sample}
 
 
+def sample_folder(cache_dir: str | Path, corpus: str) -> Path:
+    """Where the built-in sample of ``corpus`` is written (a new version when its generator changes)."""
+    return Path(cache_dir) / "samples" / f"{corpus}-v4"
+
+
 def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.Generator | None = None) -> np.ndarray:
     """Window boundaries 0 = b_0 < b_1 < ... < b_n = n_tokens over a row of ``n_tokens + 1`` tokens.
 
@@ -48,6 +53,15 @@ def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.G
     bounds = np.maximum.accumulate(bounds - steps) + steps
     bounds = np.minimum(bounds, n_tokens - (n - steps))
     return bounds
+
+
+def vocab_file(vocab: Vocab, cache_dir: Path) -> Path:
+    """``vocab`` as a ``vocab.json`` in the cache, named by its content (the path a model's hparams keep)."""
+    digest = hashlib.sha256("\n".join(vocab.itos).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / "vocabs" / f"{digest}.json"
+    if not path.is_file():
+        vocab.save(path)
+    return path
 
 
 def gather_documents(ids: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +187,9 @@ class LanguageModelDataModule(pl.LightningDataModule):
     comes with a validation split (WikiText) keeps it, and its test split is the test set; otherwise
     every document (IMDB: train + unsup + test texts) goes into the stream and ``valid_pct`` of them,
     chosen at random, are held out for validation, as the lesson did. The vocabulary is built from the
-    training documents (``max_vocab``, ``min_freq``), or read from ``vocab_path``. ``n_workers``
+    training documents (``max_vocab``, ``min_freq``), or read from ``vocab_path``. ``max_docs`` takes a
+    seeded random subset of the documents (of the training ones when the corpus has its own
+    validation split). ``n_workers``
     tokenizer processes fill the cache; the batches are slices of one tensor, so ``num_workers``
     (loader processes) is not used by this module.
     """
@@ -225,7 +241,7 @@ class LanguageModelDataModule(pl.LightningDataModule):
     @property
     def folder(self) -> Path:
         if self.data_dir is None:
-            return self.cache_dir / "samples" / f"{self.corpus}-v1"
+            return sample_folder(self.cache_dir, self.corpus)
         return Path(self.data_dir)
 
     def prepare_data(self) -> None:
@@ -246,12 +262,12 @@ class LanguageModelDataModule(pl.LightningDataModule):
         valid = corpus.split_indices("valid")
         if len(valid):
             train, test = corpus.split_indices("train", "unsup", ""), corpus.split_indices("test")
+            if self.max_docs is not None and len(train) > self.max_docs:
+                train = np.sort(rng.choice(train, self.max_docs, replace=False))
         else:
-            every = rng.permutation(len(corpus.splits))
+            every = rng.permutation(len(corpus.splits))[: self.max_docs]
             n_valid = max(1, int(round(self.valid_pct * len(every))))
             train, valid, test = np.sort(every[n_valid:]), np.sort(every[:n_valid]), every[:0]
-        if self.max_docs is not None and len(train) > self.max_docs:
-            train = np.sort(rng.choice(train, self.max_docs, replace=False))
         self.docs = {"train": train, "valid": valid, "test": test}
         tokens = corpus.tokens
         if self.vocab_path is not None:
@@ -296,15 +312,11 @@ class LanguageModelDataModule(pl.LightningDataModule):
         """What the model needs from the data: vocabulary size, padding index and where the vocabulary is."""
         if self.vocab is None:
             self.setup("fit")
-        return {"vocab_sz": len(self.vocab), "pad_idx": self.vocab.pad_idx, "vocab_path": str(self.vocab_file())}
-
-    def vocab_file(self) -> Path:
-        """The vocabulary as ``vocab.json`` in the cache, named by its content."""
-        digest = hashlib.sha256("\n".join(self.vocab.itos).encode()).hexdigest()[:16]
-        path = self.cache_dir / "vocabs" / f"{digest}.json"
-        if not path.is_file():
-            self.vocab.save(path)
-        return path
+        return {
+            "vocab_sz": len(self.vocab),
+            "pad_idx": self.vocab.pad_idx,
+            "vocab_path": str(vocab_file(self.vocab, self.cache_dir)),
+        }
 
     def unigram_perplexity(self, split: str = "valid") -> float:
         """Perplexity on ``split`` of the training tokens' unigram frequencies (add-one smoothed): the baseline."""
