@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from lightning_models.callbacks import LRFinder
+from lightning_models.checkpoints import check_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def find_checkpoint(ckpt_path: str | None, cfg: DictConfig) -> str | None:
     if ckpt_path is None:
         return None
     if ckpt_path != "last":
-        if not Path(ckpt_path).is_file():
-            raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
         return ckpt_path
     own = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     if own.is_file():
@@ -107,17 +106,19 @@ def run_stage(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all")
 
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg)
+    if ckpt_path is not None:
+        check_checkpoint(ckpt_path, model)
     weights = None if cfg.get("train") else ckpt_path
     metrics: dict[str, float] = {}
     if cfg.get("train"):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics.update(plain_metrics(trainer.callback_metrics))
         for owner in (datamodule, model):
             if hasattr(owner, "export"):
                 owner.export(out)
     if cfg.get("test"):
         if is_overridden("test_dataloader", datamodule):
-            trainer.test(model, datamodule=datamodule, ckpt_path=weights)
+            trainer.test(model, datamodule=datamodule, ckpt_path=weights, weights_only=True)
             metrics.update(plain_metrics(trainer.callback_metrics))
         else:
             log.info(f"{type(datamodule).__name__} has no test set; skipping test")
@@ -125,7 +126,7 @@ def run_stage(cfg: DictConfig) -> dict[str, float]:
         predictor = trainer
         if trainer.world_size > 1:
             predictor = instantiate(cfg.trainer, devices=1, strategy="auto", num_nodes=1, logger=False, callbacks=[])
-        predictions = predictor.predict(model, datamodule=datamodule, ckpt_path=weights)
+        predictions = predictor.predict(model, datamodule=datamodule, ckpt_path=weights, weights_only=True)
         log.info(f"predictions written to {datamodule.write_predictions(predictions, out)}")
 
     if trainer.is_global_zero:

@@ -26,12 +26,16 @@ class TensorBatches(Dataset):
 
 
 class ShardedBatchSampler(DistributedSampler):
-    """Yields tensors of row indices, one per batch, and splits the rows between DDP ranks itself.
+    """Yields tensors of row indices, one per batch, and deals the batches out to the DDP ranks itself.
 
-    Training order is a permutation seeded by ``seed + epoch`` (the same on every rank); each rank
-    takes an equal contiguous share of it, so all ranks run the same number of steps. Without
-    shuffling each rank gets a contiguous slice and nothing is repeated, so evaluation metrics
-    are exact. The epoch advances by itself after each pass and Lightning's ``set_epoch`` sets it.
+    The order is a permutation seeded by ``seed + epoch`` (the same on every rank), cut into batches;
+    rank r takes batches r, r + W, r + 2W, ... of W ranks. So W ranks with batch size B see, step by
+    step, exactly the rows one process with batch size W*B would see. For training every rank gets
+    the same number of batches (a few batches at the end of a shuffled epoch are left out); for
+    evaluation nothing is left out or repeated, so metrics are exact.
+
+    The epoch advances by itself after each pass; Lightning's ``set_epoch`` sets it. The position
+    (epoch and batches handed out) is a state dict, so a resumed run goes on with the right order.
     Subclassing ``DistributedSampler`` tells Lightning not to wrap it in one of its own.
     """
 
@@ -55,33 +59,70 @@ class ShardedBatchSampler(DistributedSampler):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self.position = {"epoch": 0, "batches": 0}
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _rows(self) -> torch.Tensor:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(self.n_rows, generator=generator)
-            share = self.n_rows // self.num_replicas
-            return order[self.rank * share : (self.rank + 1) * share]
-        return torch.arange(self.n_rows).tensor_split(self.num_replicas)[self.rank]
-
-    def _n_own_rows(self) -> int:
-        if self.shuffle:
-            return self.n_rows // self.num_replicas
-        return self.n_rows // self.num_replicas + (self.rank < self.n_rows % self.num_replicas)
+    def _n_batches(self) -> int:
+        if self.drop_last:
+            return self.n_rows // self.batch_size
+        return -(-self.n_rows // self.batch_size)
 
     def __len__(self) -> int:
-        n = self._n_own_rows()
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        n = self._n_batches()
+        if self.shuffle:
+            return n // self.num_replicas
+        return len(range(self.rank, n, self.num_replicas))
+
+    def _batches(self, epoch: int) -> tuple[torch.Tensor, ...]:
+        if self.shuffle:
+            order = torch.randperm(self.n_rows, generator=torch.Generator().manual_seed(self.seed + epoch))
+        else:
+            order = torch.arange(self.n_rows)
+        batches = order.split(self.batch_size)[: self._n_batches()]
+        if self.shuffle:
+            batches = batches[: len(batches) // self.num_replicas * self.num_replicas]
+        return batches[self.rank :: self.num_replicas]
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        batches = self._rows().split(self.batch_size)
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
-            batches = batches[:-1]
-        self.epoch += 1
-        return iter(batches)
+        epoch, skip = self.epoch, self._skip
+        self.epoch, self._skip = epoch + 1, 0
+        self.position = {"epoch": epoch, "batches": skip}
+        for batch in self._batches(epoch)[skip:]:
+            self.position["batches"] += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """Where this sampler is: the epoch of the current pass and the batches handed out in it."""
+        return dict(self.position)
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
+        epoch, done = state["epoch"], state["batches"]
+        if done >= len(self):
+            epoch, done = epoch + 1, 0
+        self.epoch, self._skip = epoch, done
+
+
+class TensorLoader(DataLoader):
+    """A DataLoader over a ShardedBatchSampler whose position Lightning saves in checkpoints.
+
+    With a trainer, the position is the trainer's: the batches it finished in its current epoch
+    (the sampler has handed out one more, which Lightning prefetches).
+    """
+
+    trainer: pl.Trainer | None = None
+
+    def state_dict(self) -> dict[str, int]:
+        if self.trainer is not None:
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            return {"epoch": self.trainer.current_epoch, "batches": done}
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
 
 
 def tensor_loader(
@@ -92,8 +133,8 @@ def tensor_loader(
     seed: int = 0,
     num_workers: int = 0,
     drop_last: bool = False,
-) -> DataLoader:
-    """A DataLoader that yields whole batches from ``dataset``, sharded over the trainer's ranks."""
+) -> TensorLoader:
+    """A loader that yields whole batches from ``dataset``, sharded over the trainer's ranks."""
     sampler = ShardedBatchSampler(
         len(dataset),
         batch_size,
@@ -103,10 +144,12 @@ def tensor_loader(
         num_replicas=trainer.world_size if trainer is not None else 1,
         rank=trainer.global_rank if trainer is not None else 0,
     )
-    return DataLoader(
+    loader = TensorLoader(
         dataset,
         sampler=sampler,
         batch_size=None,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
+    loader.trainer = trainer
+    return loader

@@ -6,16 +6,14 @@ concurrent jobs never see or leave a half-written entry.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from datamodules.files import write_folder_atomically
+from datamodules.files import locked, write_folder_atomically
 
 Arrays = dict[str, np.ndarray]
 
@@ -29,17 +27,6 @@ def file_fingerprint(path: str | Path) -> list:
 def cache_key(settings: dict) -> str:
     """A short stable hash of plain settings (numbers, strings, lists, dicts, fingerprints)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _load(entry: Path) -> tuple[Arrays, dict]:
@@ -71,7 +58,7 @@ def cached(
     entry = Path(cache_dir) / name / cache_key(settings)
     if entry.is_dir():
         return _load(entry)
-    with _locked(entry.with_suffix(".lock")):
+    with locked(entry.with_suffix(".lock")):
         if entry.is_dir():
             return _load(entry)
         arrays, meta = build()

@@ -12,10 +12,12 @@ from torch.utils.data import DataLoader
 
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import cached, file_fingerprint
+from datamodules.download import local_or_downloaded
 from datamodules.files import DataError, numeric_column, read_csv, require_file
 from datamodules.samples import write_movielens_sample
 
 SPLITS = ("random", "time")
+DOWNLOADABLE = ("ml-latest-small", "ml-100k")
 
 
 def find_ratings(data_dir: Path) -> tuple[Path, Path | None]:
@@ -84,7 +86,9 @@ class MovieLensDataModule(pl.LightningDataModule):
     """User/item/rating tensors from a MovieLens folder, or from the built-in synthetic sample.
 
     Users and movies are mapped to contiguous indices over all ratings, as the lesson did. Predict
-    reads ``predict_file`` (columns userId, movieId) or, without one, the validation pairs.
+    reads ``predict_file`` (columns userId, movieId) or, without one, the validation pairs. Without a
+    ``data_dir``, ``download=True`` fetches ``dataset`` from GroupLens into ``cache_dir`` (checked against its
+    published sha256, or ``sha256`` when given) and reads it; otherwise the built-in sample is used.
     """
 
     def __init__(
@@ -97,12 +101,17 @@ class MovieLensDataModule(pl.LightningDataModule):
         seed: int = 42,
         cache_dir: str = ".cache/fastlightning",
         predict_file: str | None = None,
+        download: bool = False,
+        dataset: str = "ml-latest-small",
+        sha256: str | None = None,
     ) -> None:
         super().__init__()
         if not 0 < valid_pct < 1:
             raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        if dataset not in DOWNLOADABLE:
+            raise ValueError(f"unknown MovieLens dataset {dataset!r}: choose one of {', '.join(DOWNLOADABLE)}")
         self.data_dir = data_dir
         self.valid_pct = valid_pct
         self.split = split
@@ -111,21 +120,26 @@ class MovieLensDataModule(pl.LightningDataModule):
         self.seed = seed
         self.cache_dir = Path(cache_dir)
         self.predict_file = predict_file
+        self.download = download
+        self.dataset = dataset
+        self.sha256 = sha256
         self.arrays: dict[str, np.ndarray] | None = None
 
-    @property
-    def folder(self) -> Path:
-        if self.data_dir is None:
-            return self.cache_dir / "samples" / "movielens-v1"
-        return Path(self.data_dir)
+    def _folder(self) -> Path:
+        return local_or_downloaded(
+            self.data_dir,
+            self.download,
+            self.dataset,
+            self.cache_dir,
+            self.sha256,
+            lambda: write_movielens_sample(self.cache_dir / "samples" / "movielens-v1"),
+        )
 
     def prepare_data(self) -> None:
-        if self.data_dir is None:
-            write_movielens_sample(self.folder)
         self._load()
 
     def _load(self) -> dict[str, np.ndarray]:
-        ratings_path, titles_path = find_ratings(self.folder)
+        ratings_path, titles_path = find_ratings(self._folder())
         inputs = [file_fingerprint(p) for p in (ratings_path, titles_path) if p is not None]
         settings = {"inputs": inputs, "valid_pct": self.valid_pct, "split": self.split, "seed": self.seed}
 

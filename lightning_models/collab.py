@@ -124,15 +124,17 @@ class CollabModule(RecipeModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         users, items, ratings = batch
         loss = F.mse_loss(self(users, items), ratings)
-        self.log("train/loss", loss, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         users, items, ratings = batch
         preds = self(users, items)
-        self.val_mse(preds, ratings)
-        self.val_rmse(preds, ratings)
-        self.log("val/loss", self.val_mse, prog_bar=False)
+        self.val_mse.update(preds, ratings)
+        self.val_rmse.update(preds, ratings)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/loss", self.val_mse)
         self.log("val/mse", self.val_mse)
         self.log("val/rmse", self.val_rmse, prog_bar=True)
 

@@ -61,12 +61,18 @@ def make_optimizer(
     betas: Sequence[float] = (0.9, 0.99),
     momentum: float = 0.9,
     eps: float = 1e-8,
+    fused: bool = True,
 ) -> torch.optim.Optimizer:
-    """AdamW (decoupled weight decay), Adam (L2 in the gradient) or SGD with momentum."""
+    """AdamW (decoupled weight decay), Adam (L2 in the gradient) or SGD with momentum.
+
+    ``fused`` does each step in one kernel per param group instead of a chain of foreach ops: the
+    same update, several times faster on a CPU for small models, where the step is a large part.
+    """
+    kernel = {"fused": True} if fused else {"foreach": True}
     if name == "adamw":
-        return torch.optim.AdamW(groups, betas=tuple(betas), eps=eps, foreach=True)
+        return torch.optim.AdamW(groups, betas=tuple(betas), eps=eps, **kernel)
     if name == "adam":
-        return torch.optim.Adam(groups, betas=tuple(betas), eps=eps, foreach=True)
+        return torch.optim.Adam(groups, betas=tuple(betas), eps=eps, **kernel)
     if name == "sgd":
-        return torch.optim.SGD(groups, momentum=momentum, foreach=True)
+        return torch.optim.SGD(groups, momentum=momentum, **kernel)
     raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")

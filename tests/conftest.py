@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+# Tests run small models, and the DDP tests run two processes on two cores: one thread each is
+# fastest and never oversubscribes the machine (subprocesses inherit the setting).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import train
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
 TASKS = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +68,10 @@ def run_task(tmp_path: Path, cache_dir: Path) -> Callable[..., dict[str, float]]
         return train.run(cfg)
 
     return run
+
+
+def run_python(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python *args`` in the project folder (e.g. ``"train.py", "task=movielens"``); fails the test on an error."""
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

@@ -101,6 +101,9 @@ def test_position_state_resumes_the_same_batches():
     for (x, y), (x2, y2) in zip(rest, again, strict=True):
         assert torch.equal(x, x2) and torch.equal(y, y2)
     assert resumed.state_dict() == {"epoch": 3, "batch": 0}
+    finished = LMLoader(ids, offsets, 4, 12, shuffle=True, random_bptt=True, seed=5)
+    finished.load_state_dict({"epoch": 2, "batch": 3 + len(rest)})
+    assert finished.state_dict() == {"epoch": 3, "batch": 0}
 
 
 def test_too_short_a_stream_is_a_clear_error():

@@ -23,15 +23,6 @@ SMALL = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small LSTMs run faster on one thread than on two that wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_imdb_language_model_beats_the_unigram_baseline_and_exports(run_task, tmp_path, cache_dir, capsys):
     run_dir = tmp_path / "lm"
     metrics = run_task("imdb_lm", *SMALL, "trainer.max_epochs=2", run_dir=run_dir)

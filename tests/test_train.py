@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import TASKS, compose_config
 from omegaconf import OmegaConf
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import TASKS, compose_config, run_python
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -35,46 +31,30 @@ def test_run_directory_holds_config_metrics_and_checkpoints(run_task, tmp_path):
 
 
 def test_cli_run_prints_its_run_directory(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "task=movielens",
-            "trainer=debug",
-            "trainer.enable_progress_bar=false",
-            f"paths.root_dir={tmp_path}",
-            f"hydra.run.dir={tmp_path}/cli_run",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_python(
+        "train.py",
+        "task=movielens",
+        "trainer=debug",
+        "trainer.enable_progress_bar=false",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={tmp_path}/cli_run",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     assert f"run directory: {tmp_path}/cli_run" in result.stdout
     assert (tmp_path / "cli_run" / ".hydra" / "config.yaml").is_file()
     assert "val/rmse" in json.loads((tmp_path / "cli_run" / "metrics.json").read_text())
 
 
 def test_multirun_sweep_makes_one_run_directory_per_value(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "-m",
-            "task=movielens",
-            "model.n_factors=4,8",
-            "trainer=debug",
-            "trainer.enable_progress_bar=false",
-            f"paths.root_dir={tmp_path}",
-            f"hydra.sweep.dir={tmp_path}/sweep",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    run_python(
+        "train.py",
+        "-m",
+        "task=movielens",
+        "model.n_factors=4,8",
+        "trainer=debug",
+        "trainer.enable_progress_bar=false",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.sweep.dir={tmp_path}/sweep",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     for job, n_factors in ((0, 4), (1, 8)):
         cfg = OmegaConf.load(tmp_path / "sweep" / str(job) / "config.yaml")
         assert cfg.model.n_factors == n_factors

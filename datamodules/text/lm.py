@@ -112,7 +112,10 @@ class BpttSampler:
         return {"epoch": self.epoch, "batch": self.batch}
 
     def load_state_dict(self, state: dict) -> None:
+        """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        if self.batch >= len(self):
+            self.epoch, self.batch = self.epoch + 1, 0
 
 
 class LMLoader:
@@ -121,7 +124,13 @@ class LMLoader:
     ``y`` is ``x`` shifted by one token. ``shuffle`` reorders the documents every epoch before they
     are concatenated. This rank reads the ``rank``-th of ``num_replicas`` equal contiguous slices
     of the stream, so all ranks take the same number of steps.
+
+    Its position is a state dict that Lightning saves in checkpoints; with a ``trainer`` it is the
+    trainer's (the batches finished in the current epoch: the sampler has handed out one more,
+    which Lightning prefetches).
     """
+
+    trainer: pl.Trainer | None = None
 
     def __init__(
         self,
@@ -172,6 +181,9 @@ class LMLoader:
             yield rows[:, start:end].long(), rows[:, start + 1 : end + 1].long()
 
     def state_dict(self) -> dict:
+        if self.trainer is not None:
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            return {"epoch": self.trainer.current_epoch, "batch": done}
         return self.sampler.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
@@ -300,7 +312,9 @@ class LanguageModelDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> LMLoader:
-        return self._loader("train", train=True)
+        loader = self._loader("train", train=True)
+        loader.trainer = self.trainer
+        return loader
 
     def val_dataloader(self) -> LMLoader:
         return self._loader("valid", train=False)

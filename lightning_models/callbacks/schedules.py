@@ -63,9 +63,11 @@ class StepSchedule(Callback):
 class SGDR(StepSchedule):
     """Cosine annealing with warm restarts (Loshchilov & Hutter), the lesson's ``cycle_len``/``cycle_mult``.
 
-    Cycle i lasts ``cycle_len * cycle_mult**i`` epochs and anneals from the peak lr to 0. With
-    ``warmup`` the first 1/20 of the first cycle runs at lr/100 and the cosine then goes on from
-    that point, as fastai 0.7 did. The trainer's epoch count is set from the cycles. With
+    Cycle i lasts ``cycle_len * cycle_mult**i`` epochs and anneals from the peak lr to 0; ``cycles``
+    lists the cycle lengths instead (the Rossmann lesson: five of 1 epoch, then two of 4). The
+    first ``flat_epochs`` run at the peak lr before the first cycle (the lesson's plain ``fit``).
+    With ``warmup`` the first 1/20 of the first cycle runs at lr/100 and the cosine then goes on
+    from that point, as fastai 0.7 did. The trainer's epoch count is set from the cycles. With
     ``snapshot_name`` a checkpoint ``<name>_cyc_<i>.ckpt`` is saved at the end of each cycle.
     """
 
@@ -76,33 +78,43 @@ class SGDR(StepSchedule):
         n_cycles: int = 1,
         warmup: bool = False,
         snapshot_name: str | None = None,
+        flat_epochs: int = 0,
+        cycles: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        if cycle_len < 1 or cycle_mult < 1 or n_cycles < 1:
+        if cycle_len < 1 or cycle_mult < 1 or n_cycles < 1 or min(cycles or [1]) < 1:
             raise ValueError(
-                f"SGDR needs cycle_len, cycle_mult and n_cycles of at least 1, "
-                f"got {cycle_len}, {cycle_mult}, {n_cycles}"
+                f"SGDR needs cycle_len, cycle_mult, n_cycles and cycles of at least 1, "
+                f"got {cycle_len}, {cycle_mult}, {n_cycles}, {cycles}"
             )
+        if flat_epochs < 0:
+            raise ValueError(f"SGDR flat_epochs must be at least 0, got {flat_epochs}")
         self.cycle_len = cycle_len
         self.cycle_mult = cycle_mult
-        self.n_cycles = n_cycles
+        self.n_cycles = len(cycles) if cycles else n_cycles
         self.warmup = warmup
         self.snapshot_name = snapshot_name
+        self.flat_epochs = flat_epochs
+        self.cycles = list(cycles) if cycles else None
 
     @property
     def cycle_epochs(self) -> list[int]:
         """Length in epochs of each cycle."""
-        return [self.cycle_len * self.cycle_mult**i for i in range(self.n_cycles)]
+        return self.cycles or [self.cycle_len * self.cycle_mult**i for i in range(self.n_cycles)]
 
     @property
     def n_epochs(self) -> int:
-        return sum(self.cycle_epochs)
+        return self.flat_epochs + sum(self.cycle_epochs)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit":
             trainer.fit_loop.max_epochs = self.n_epochs
 
     def lr_factor(self, step: int) -> float:
+        flat = self.flat_epochs * self.steps_per_epoch
+        if step < flat:
+            return 1.0
+        step -= flat
         first = self.cycle_epochs[0] * self.steps_per_epoch
         if self.warmup and step < first / 20:
             return 0.01
@@ -117,11 +129,11 @@ class SGDR(StepSchedule):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.snapshot_name is None:
             return
-        ends = [sum(self.cycle_epochs[: i + 1]) for i in range(self.n_cycles)]
+        ends = [self.flat_epochs + sum(self.cycle_epochs[: i + 1]) for i in range(self.n_cycles)]
         epoch = trainer.current_epoch + 1
         if epoch in ends:
             path = Path(trainer.default_root_dir) / "checkpoints" / f"{self.snapshot_name}_cyc_{ends.index(epoch)}.ckpt"
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
 
 
 class OneCycle(StepSchedule):

@@ -133,7 +133,7 @@ class TextClassifier(EncoderTransfer, RecipeModule):
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         tokens, lengths, labels = batch[:3]
         loss = F.cross_entropy(self(tokens, lengths).float(), labels)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(labels))
+        self.log_train_loss(loss)
         return loss
 
     def _evaluate(self, batch: Sequence[torch.Tensor], key: str) -> None:

@@ -20,6 +20,8 @@ class LanguageModel(EncoderTransfer, RecipeModule):
 
     The hidden state is carried from batch to batch (detached, so back-propagation stops at the
     window), reset at the start of every training epoch and for every validation or test pass.
+    A checkpoint holds the training state, so a run resumed mid-epoch goes on from the same state
+    (under DDP each rank's state is its own, and a resumed rank starts its rows from zeros).
     The loss adds AR (``alpha`` * mean square of the dropped-out last output) and TAR (``beta`` *
     mean square of the step-to-step change of the raw last output), both in float32. ``drop_mult``
     scales all five dropouts. Metrics: ``val/loss``, ``val/ppl`` (exp of the loss), ``val/acc``.
@@ -62,6 +64,7 @@ class LanguageModel(EncoderTransfer, RecipeModule):
         self.decoder = TiedDecoder(self.encoder.embedding, dropout * drop_mult)
         self.alpha, self.beta = alpha, beta
         self.states: dict[str, State | None] = {"train": None, "val": None, "test": None}
+        self._resumed_state: State | None = None
         self.val_loss, self.val_acc = torchmetrics.MeanMetric(), torchmetrics.MeanMetric()
         self.test_loss, self.test_acc = torchmetrics.MeanMetric(), torchmetrics.MeanMetric()
 
@@ -87,7 +90,7 @@ class LanguageModel(EncoderTransfer, RecipeModule):
             self.states[k] = None
 
     def on_train_epoch_start(self) -> None:
-        self.reset_state("train")
+        self.states["train"], self._resumed_state = self._resumed_state, None
 
     def on_validation_epoch_start(self) -> None:
         self.reset_state("val")
@@ -104,7 +107,7 @@ class LanguageModel(EncoderTransfer, RecipeModule):
         last = raw[-1].float()
         ar = last_dropped.float().pow(2).mean()
         tar = (last[:, 1:] - last[:, :-1]).pow(2).mean() if last.size(1) > 1 else last.new_zeros(())
-        self.log("train/loss", loss, prog_bar=True)
+        self.log_train_loss(loss)
         return loss + self.alpha * ar + self.beta * tar
 
     def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], key: str) -> None:
@@ -140,6 +143,18 @@ class LanguageModel(EncoderTransfer, RecipeModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        state, trainer = self.states["train"], self.trainer
+        mid_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.completed < trainer.num_training_batches
+        if state is not None and mid_epoch and trainer.world_size == 1:
+            checkpoint["lm_state"] = [[h.cpu(), c.cpu()] for h, c in state]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        saved = checkpoint.get("lm_state")
+        self._resumed_state = [(h.to(self.device), c.to(self.device)) for h, c in saved] if saved else None
 
     def setup(self, stage: str) -> None:
         super().setup(stage)

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lightning_models.checkpoints import CheckpointError, check_state_dict, read_weights
+
 log = logging.getLogger(__name__)
 
 EMBEDDING_KEY = "embedding.weight"
@@ -26,17 +28,20 @@ def read_itos(path: str | Path) -> list[str]:
     """The token list of a ``vocab.json``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"vocabulary not found: {path}")
+        raise CheckpointError(f"vocabulary not found: {path} (a language-model run writes vocab.json)")
     try:
-        return list(json.loads(path.read_text(encoding="utf-8"))["itos"])
+        itos = json.loads(path.read_text(encoding="utf-8"))["itos"]
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path} is not a vocab.json with an 'itos' list ({e})") from None
+        raise CheckpointError(f"{path} is not a vocab.json with an 'itos' list ({e})") from None
+    if not isinstance(itos, list) or not all(isinstance(token, str) for token in itos):
+        raise CheckpointError(f"{path} is not a vocab.json: its 'itos' must be a list of strings")
+    return itos
 
 
 def remap_embedding(weight: torch.Tensor, old_itos: Sequence[str], new_itos: Sequence[str]) -> torch.Tensor:
     """Rows of ``weight`` (one per ``old_itos`` token) reordered for ``new_itos``; new tokens get the mean row."""
     if weight.size(0) != len(old_itos):
-        raise ValueError(
+        raise CheckpointError(
             f"the embedding has {weight.size(0)} rows but its vocabulary {len(old_itos)} tokens; "
             f"encoder.pt and vocab.json do not belong together"
         )
@@ -73,34 +78,29 @@ def load_encoder(
     """Load ``encoder.pt`` into ``encoder``, remapping the embedding from ``encoder_itos`` to ``itos``.
 
     Without vocabularies the embedding must match row for row. A weight whose shape differs from
-    the model's is an error that names both shapes.
+    the model's is a ``CheckpointError`` that names the file and both shapes.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"encoder weights not found: {path} (a language-model run writes encoder.pt)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_weights(path, "encoder weights")
     if not isinstance(state, dict) or EMBEDDING_KEY not in state:
-        raise ValueError(f"{path} is not an AWD-LSTM encoder.pt (no {EMBEDDING_KEY!r} in it)")
+        raise CheckpointError(f"{path} is not an AWD-LSTM encoder.pt (no {EMBEDDING_KEY!r} in it)")
     if itos is not None and encoder_itos is not None and list(itos) != list(encoder_itos):
         state[EMBEDDING_KEY] = remap_embedding(state[EMBEDDING_KEY], encoder_itos, itos)
     own = encoder.state_dict()
-    missing = sorted(own.keys() - state.keys())
-    unexpected = sorted(state.keys() - own.keys())
-    if missing or unexpected:
-        raise ValueError(
-            f"{path} does not fit this encoder: missing {', '.join(missing) or 'nothing'}; "
-            f"unexpected {', '.join(unexpected) or 'nothing'} (was it saved with another n_layers?)"
+    try:
+        check_state_dict(state, encoder, str(path))
+    except CheckpointError as e:
+        only_rows = all(
+            value.shape == own[key].shape or (key == EMBEDDING_KEY and value.shape[1:] == own[key].shape[1:])
+            for key, value in state.items()
+            if key in own
         )
-    for key, value in state.items():
-        if value.shape != own[key].shape:
-            hint = (
-                "the vocabularies differ: give the encoder's vocab.json"
-                if key == EMBEDDING_KEY and value.shape[1:] == own[key].shape[1:]
-                else "build the model with the language model's emb_sz, n_hid and n_layers"
-            )
-            raise ValueError(
-                f"{path}: {key} has shape {tuple(value.shape)} but this model's is {tuple(own[key].shape)}; {hint}"
-            )
+        hint = (
+            "the vocabularies differ: give the encoder's vocab.json (model.encoder_vocab_path)"
+            if only_rows and own.keys() == state.keys()
+            else "build the model with the language model's emb_sz, n_hid and n_layers"
+        )
+        raise CheckpointError(f"{e}; {hint}") from None
     encoder.load_state_dict(state)
 
 
@@ -117,9 +117,12 @@ class EncoderTransfer:
     def load_encoder(self, path: str | Path, encoder_vocab_path: str | Path | None = None) -> None:
         path = Path(path)
         vocab_path = self.hparams.get("vocab_path")
-        encoder_vocab = Path(encoder_vocab_path) if encoder_vocab_path else path.with_name("vocab.json")
         itos = read_itos(vocab_path) if vocab_path else None
-        encoder_itos = read_itos(encoder_vocab) if encoder_vocab.is_file() else None
+        beside = path.with_name("vocab.json")
+        if encoder_vocab_path:
+            encoder_itos = read_itos(encoder_vocab_path)
+        else:
+            encoder_itos = read_itos(beside) if beside.exists() else None
         load_encoder(self.encoder, path, itos, encoder_itos)
         log.info(f"loaded the encoder weights of {path}")
 

@@ -1,0 +1,156 @@
+"""MovieLens benchmark: validation RMSE of the dot + bias model, and training speed per epoch.
+
+    python bench/movielens.py                       # accuracy and speed
+    python bench/movielens.py --skip-speed          # accuracy only
+
+Accuracy: ml-latest-small, random 20% validation split (seed 42), the `movielens` task's recipe.
+Speed: one training epoch at batch size 64, 50 factors, timed three ways in the same run, each
+with the same tensors, model and optimizer: our Lightning module, a hand-written PyTorch loop, and
+(when fastai is importable) fastai v2's collab_learner on the same split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from datamodules import MovieLensDataModule  # noqa: E402
+from lightning_models import CollabModule  # noqa: E402
+from lightning_models.callbacks import OneCycle  # noqa: E402
+
+
+class EpochTimer(pl.Callback):
+    """Wall time of each training epoch alone (no validation, no setup)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.times.append(time.perf_counter() - self._start)
+
+
+def lightning_model(dm: MovieLensDataModule, args: argparse.Namespace) -> CollabModule:
+    return CollabModule(**dm.describe(), n_factors=args.n_factors, lr=args.lr, weight_decay=args.wd)
+
+
+def fit(dm: MovieLensDataModule, args: argparse.Namespace, epochs: int, validate: bool) -> tuple[dict, list[float]]:
+    timer = EpochTimer()
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1.0 if validate else 0,
+        callbacks=[OneCycle(), timer],
+    )
+    model = lightning_model(dm, args)
+    trainer.fit(model, datamodule=dm)
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}, timer.times
+
+
+def hand_epoch(dm: MovieLensDataModule, args: argparse.Namespace) -> float:
+    """One epoch of the same model and optimizer in a plain loop over the same batches."""
+    model = lightning_model(dm, args)
+    optimizer = model.configure_optimizers()
+    loader = dm.train_dataloader()
+    start = time.perf_counter()
+    for users, items, ratings in loader:
+        loss = F.mse_loss(model(users, items), ratings)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def fastai_epoch(dm: MovieLensDataModule, args: argparse.Namespace) -> float | None:
+    """One training epoch of fastai v2's collab_learner (y_range (0, 5.5), fit_one_cycle) on the same ratings."""
+    try:
+        import pandas as pd
+        from fastai.callback.core import Callback
+        from fastai.collab import CollabDataLoaders, collab_learner
+    except ImportError:
+        return None
+
+    class TrainTimer(Callback):
+        def before_train(self) -> None:
+            self.start = time.perf_counter()
+
+        def after_train(self) -> None:
+            self.elapsed = time.perf_counter() - self.start
+
+    arrays = dm.arrays
+    frame = pd.DataFrame(
+        {
+            "user": arrays["user_ids"][arrays["users"]],
+            "item": arrays["item_ids"][arrays["items"]],
+            "rating": arrays["ratings"],
+        }
+    )
+    dls = CollabDataLoaders.from_df(frame, bs=64, valid_pct=0.2, seed=42, item_name="item")
+    learn = collab_learner(dls, n_factors=args.n_factors, y_range=(0, 5.5))
+    timer = TrainTimer()
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(1, args.lr, wd=args.wd, cbs=[timer])
+    return timer.elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default="/work/shared/data/movielens/ml-latest-small")
+    parser.add_argument("--cache-dir", default="/tmp/fastlightning-bench-cache")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--n-factors", type=int, default=50)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--wd", type=float, default=0.1)
+    parser.add_argument("--repeats", type=int, default=3, help="speed: epochs timed per contender (min is kept)")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+
+    pl.seed_everything(42)
+    dm = MovieLensDataModule(data_dir=args.data_dir, cache_dir=args.cache_dir, seed=42)
+    dm.prepare_data()
+    dm.setup("fit")
+    print(f"data: {args.data_dir}  {dm.describe()}  threads: {torch.get_num_threads()}")
+
+    if not args.skip_accuracy:
+        start = time.perf_counter()
+        metrics, _ = fit(dm, args, args.epochs, validate=True)
+        print(
+            f"accuracy: dot+bias, {args.epochs} epochs one-cycle lr {args.lr} wd {args.wd}: "
+            f"val RMSE {metrics['val/rmse']:.4f}  ({time.perf_counter() - start:.1f} s)"
+        )
+
+    if not args.skip_speed:
+        ours, hand, fastai = [], [], []
+        for _ in range(args.repeats):
+            ours.append(fit(dm, args, 1, validate=False)[1][0])
+            hand.append(hand_epoch(dm, args))
+            peer = fastai_epoch(dm, args)
+            if peer is not None:
+                fastai.append(peer)
+        print(f"speed: one epoch, bs 64 ({len(dm.train_dataloader())} steps), best of {args.repeats}")
+        print(f"  fastlightning  {min(ours):.3f} s")
+        print(f"  hand loop      {min(hand):.3f} s   ours / hand = {min(ours) / min(hand):.3f}  (target <= 1.10)")
+        if fastai:
+            print(
+                f"  fastai v2      {min(fastai):.3f} s   fastai / ours = {min(fastai) / min(ours):.2f}  (target >= 3)"
+            )
+        else:
+            print("  fastai v2      not importable; skipped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Loading checkpoints and weight files safely (``weights_only=True``), with errors that say what is wrong."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or weight file that cannot be used; the message names the file and the reason."""
+
+
+def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
+    """``torch.load(path, weights_only=True)``, memory-mapped, with a clear error for a missing,
+    truncated, corrupted or unsafe (arbitrary-object) file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path} holds Python objects that weights-only loading refuses ({str(e).splitlines()[0]}); "
+            f"only load files you trust, and save plain tensors and numbers"
+        ) from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError) as e:
+        raise CheckpointError(f"{path} is not a readable {what} (truncated or corrupted?): {e}") from None
+
+
+def check_state_dict(state_dict: dict[str, torch.Tensor], model: nn.Module, source: str) -> None:
+    """Raise a CheckpointError naming the keys and shapes if ``state_dict`` was not saved from ``model``."""
+    expected = model.state_dict()
+    missing = sorted(expected.keys() - state_dict.keys())
+    unexpected = sorted(state_dict.keys() - expected.keys())
+    shapes = [
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
+    if shapes:
+        problems.append("shape mismatch " + "; ".join(shapes[:5]))
+    if problems:
+        raise CheckpointError(f"{source} was not saved from this model ({type(model).__name__}): {'; '.join(problems)}")
+
+
+def check_checkpoint(path: str | Path, model: nn.Module) -> None:
+    """Fail early, with the reason, if ``path`` is not a readable Lightning checkpoint of ``model``."""
+    checkpoint = read_weights(path)
+    if "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
+    check_state_dict(checkpoint["state_dict"], model, str(path))

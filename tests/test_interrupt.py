@@ -1,0 +1,62 @@
+"""A real train.py process stopped by a signal mid-epoch resumes with ``ckpt_path=last`` to the same result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+MOVIELENS = ["trainer.max_epochs=2", "data.batch_size=256"]  # 75 steps per epoch
+
+
+def start_and_signal(args: list[str], marker: Path, signum: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    process = subprocess.Popen(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signalled_movielens_run_resumes_to_the_uninterrupted_result(run_task, tmp_path, cache_dir, signum):
+    full = run_task("movielens", *MOVIELENS, run_dir=tmp_path / "full")
+
+    run_dir, marker = tmp_path / "stopped", tmp_path / "marker"
+    result = start_and_signal(
+        [
+            "task=movielens",
+            *MOVIELENS,
+            "trainer.enable_progress_bar=false",
+            f"paths.root_dir={tmp_path}",
+            f"paths.cache_dir={cache_dir}",
+            f"hydra.run.dir={run_dir}",
+            "+callbacks.slow._target_=toy.SlowAfterStep",
+            "+callbacks.slow.step=90",
+            f"+callbacks.slow.marker={marker}",
+        ],
+        marker,
+        signum,
+    )
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 90 <= checkpoint["global_step"] < 150, result.stderr[-2000:]
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = run_task("movielens", *MOVIELENS, "ckpt_path=last", run_dir=run_dir)
+    assert resumed["val/rmse"] == pytest.approx(full["val/rmse"], rel=1e-5)

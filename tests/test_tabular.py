@@ -1,0 +1,284 @@
+"""The generic tabular pipeline: categorify, fill + flag, normalize, embedding sizes, the net, any CSV."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from datamodules.files import DataError
+from datamodules.tabular import (
+    Table,
+    TabularDataModule,
+    TabularProcessor,
+    auto_y_range,
+    cached_frame,
+    embedding_size,
+    embedding_sizes,
+    encode_table,
+)
+from lightning_models.tabular import EntityEmbeddings, SparseDropout, TabularModule, TabularNet
+
+
+def hand_frame() -> pd.DataFrame:
+    """Five training rows, then two validation rows."""
+    return pd.DataFrame(
+        {
+            "color": ["red", "blue", "red", None, "green", "blue", "purple"],
+            "size": [1.0, np.nan, 3.0, 5.0, 7.0, np.nan, 4.0],
+            "weight": [2.0, 2.0, 2.0, 2.0, 2.0, np.nan, 6.0],
+            "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+        }
+    )
+
+
+def test_processor_learns_from_training_rows_only_and_encodes_exactly(caplog):
+    frame = hand_frame()
+    processor = TabularProcessor.fit(frame.iloc[:5], ["color"], ["size", "weight"])
+    assert processor.categories == {"color": ["blue", "green", "red"]}
+    assert processor.na_names == ["size"]
+    assert processor.all_cat_names == ["color", "size_na"]
+    assert processor.cardinalities == [4, 3]
+    assert processor.medians == {"size": 4.0, "weight": 2.0}
+    assert processor.means["size"] == 4.0 and processor.stds["size"] == 2.0  # filled: 1 4 3 5 7
+    assert processor.stds["weight"] == 1.0  # a constant column is left unscaled
+
+    with caplog.at_level(logging.WARNING):
+        x_cat, x_cont = processor.transform(frame)
+    # red=3, blue=1, missing=0, green=2, unseen purple=0; size_na: 1 = present, 2 = filled
+    assert x_cat.tolist() == [[3, 1], [1, 2], [3, 1], [0, 1], [2, 1], [1, 2], [0, 1]]
+    assert x_cont[:, 0].tolist() == [-1.5, 0.0, -0.5, 0.5, 1.5, 0.0, 0.0]
+    assert x_cont[:, 1].tolist() == [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0]
+    assert x_cont.dtype == np.float32
+    assert "'weight', which had none in the training rows; filled with the training median 2" in caplog.text
+
+
+def test_processor_survives_a_json_round_trip():
+    frame = hand_frame()
+    processor = TabularProcessor.fit(frame.iloc[:5], ["color"], ["size"])
+    again = TabularProcessor.from_dict(json.loads(json.dumps(processor.to_dict())))
+    for a, b in zip(processor.transform(frame), again.transform(frame), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_integer_categories_match_across_int_and_float_columns():
+    processor = TabularProcessor.fit(pd.DataFrame({"store": [3, 1, 2]}), ["store"], [])
+    with_nan = pd.DataFrame({"store": [1.0, np.nan, 3.0, 9.0]})
+    assert processor.transform(with_nan)[0][:, 0].tolist() == [1, 0, 3, 0]
+
+
+def test_bad_values_get_clear_errors():
+    frame = hand_frame().assign(size=["1", "x", "3", "5", "7", "6", "4"])
+    with pytest.raises(DataError, match=r"continuous column 'size' must hold finite numbers.*'x'"):
+        TabularProcessor.fit(frame, ["color"], ["size"])
+    with pytest.raises(DataError, match="no values in the training rows"):
+        TabularProcessor.fit(hand_frame().assign(size=np.nan), [], ["size"])
+    with pytest.raises(DataError, match="has no column 'weight'"):
+        TabularProcessor.fit(hand_frame(), [], ["weight"]).transform(hand_frame().drop(columns="weight"))
+    table = Table(hand_frame().assign(y=[1, 2, 0, 4, 5, 6, 7]), np.zeros(7, bool), ["color"], [], "y")
+    with pytest.raises(DataError, match="log_target needs a positive target"):
+        encode_table(table, log_target=True)
+    table = Table(hand_frame().assign(y=[1, 2, None, 4, 5, 6, 7]), np.zeros(7, bool), ["color"], [], "y")
+    with pytest.raises(DataError, match="target column 'y' has 1 missing"):
+        encode_table(table, log_target=False)
+
+
+def test_encode_table_takes_the_log_target_and_its_training_range():
+    is_valid = np.array([False] * 5 + [True] * 2)
+    arrays, meta = encode_table(Table(hand_frame(), is_valid, ["color"], ["size"], "y"), log_target=True)
+    np.testing.assert_allclose(arrays["y"], np.log(np.arange(1, 8)), rtol=1e-6)
+    assert meta["y_min"] == 0.0 and meta["y_max"] == pytest.approx(np.log(5))
+    assert arrays["x_cat"].dtype == np.int16
+    assert auto_y_range(0.0, 10.0) == [0.0, 12.0]
+    assert auto_y_range(-5.0, 10.0) == [-6.0, 12.0]
+
+
+def test_embedding_size_rules_and_overrides():
+    assert [embedding_size(c) for c in (2, 8, 1116)] == [1, 4, 50]
+    assert [embedding_size(c, "fastai") for c in (3, 8, 1116)] == [3, 5, 81]
+    sizes = embedding_sizes(["Store", "Day"], [1116, 32], "lesson", {"Store": 10})
+    assert sizes == [[1116, 10], [32, 16]]
+    with pytest.raises(ValueError, match="'Shop', which is not a categorical column"):
+        embedding_sizes(["Store"], [1116], overrides={"Shop": 3})
+    with pytest.raises(ValueError, match="unknown embedding size rule"):
+        embedding_size(3, "big")
+
+
+def test_cached_frame_round_trip(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "text": ["a", None, "b"],
+            "flag": [True, False, True],
+            "day": pd.to_datetime(["2015-01-01", "2015-01-02", "2015-01-03"]),
+            "count": [1, 2, 3],
+            "value": [0.5, np.nan, 1.5],
+        }
+    )
+    calls = []
+
+    def build() -> pd.DataFrame:
+        calls.append(1)
+        return frame
+
+    first = cached_frame(tmp_path, "frame", {"k": 1}, build)
+    again = cached_frame(tmp_path, "frame", {"k": 1}, build)
+    assert len(calls) == 1
+    for got in (first, again):
+        assert got["text"].tolist()[0] == "a" and pd.isna(got["text"].tolist()[1])
+        assert got["flag"].tolist() == [True, False, True]
+        assert (got["day"] == frame["day"]).all()
+        assert got["count"].tolist() == [1, 2, 3]
+        np.testing.assert_array_equal(got["value"], frame["value"])
+
+
+def test_net_respects_y_range_and_the_lesson_init():
+    torch.manual_seed(0)
+    net = TabularNet([[10, 5], [4, 2]], n_cont=3, y_range=[0.0, 2.0], layers=[16, 8], ps=[0.1, 0.1])
+    for i, dim in enumerate((5, 2)):
+        assert 0 < net.embeds.table(i).abs().max() <= 2 / (dim + 1)
+    assert (net.embeds.weight[10:, 2:] == 0).all()  # right of the 2-wide block: unused
+    out = net(torch.randint(0, 4, (32, 2)), torch.randn(32, 3) * 100)
+    assert out.shape == (32,) and out.min() >= 0 and out.max() <= 2
+    only_cont = TabularNet([], n_cont=3, layers=[4], ps=[0.0])
+    assert only_cont(torch.zeros(5, 0, dtype=torch.long), torch.randn(5, 3)).shape == (5,)
+    only_cat = TabularNet([[10, 5]], n_cont=0, layers=[4], ps=[0.0])
+    assert only_cat(torch.randint(0, 10, (5, 1)), torch.zeros(5, 0)).shape == (5,)
+    with pytest.raises(ValueError, match="one dropout per hidden layer"):
+        TabularNet([[10, 5]], n_cont=0, layers=[4, 4], ps=[0.0])
+
+
+def test_one_table_lookup_equals_a_lookup_per_column_and_trains_only_the_used_entries():
+    torch.manual_seed(0)
+    embeddings = EntityEmbeddings([[10, 5], [4, 2], [7, 3]])
+    codes = torch.stack([torch.randint(0, c, (64,)) for c in (10, 4, 7)], 1).to(torch.int16)
+    separate = torch.cat([F.embedding(codes[:, i].long(), embeddings.table(i)) for i in range(3)], 1)
+    out = embeddings(codes)
+    assert out.shape == (64, 10)
+    torch.testing.assert_close(out, separate)
+    out.square().sum().backward()
+    grad = embeddings.weight.grad
+    assert (grad[10:14, 2:] == 0).all() and (grad[14:, 3:] == 0).all()
+    assert grad[:10].abs().sum() > 0
+
+
+def test_sparse_dropout_drops_at_rate_p_and_scales_the_rest():
+    torch.manual_seed(0)
+    dropout = SparseDropout(0.01)
+    x = torch.ones(1000, 1000, requires_grad=True)
+    y = dropout(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - 0.01) < 5 * (0.01 * 0.99 / 1e6) ** 0.5
+    assert torch.allclose(y[y != 0], torch.tensor(1 / 0.99))
+    first_half = (y[:500] == 0).float().mean().item()  # spread over the whole tensor
+    assert abs(first_half - 0.01) < 0.001
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())
+    assert torch.equal(dropout.eval()(x), x)
+    assert torch.equal(SparseDropout(0.0)(x), x)
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        SparseDropout(1.0)
+
+
+def test_layer_groups_are_inputs_hidden_output_and_cover_every_parameter():
+    module = TabularModule([[10, 5], [4, 2]], n_cont=3, y_range=[0.0, 2.0], layers=[16, 8], ps=[0.0, 0.0])
+    groups = module.layer_groups()
+    assert len(groups) == 3
+    assert module.net.embeds.weight in set(groups[0].parameters())
+    assert module.net.bn_cont.weight in set(groups[0].parameters())
+    assert module.net.out.weight in set(groups[2].parameters())
+    grouped = [id(p) for g in groups for p in g.parameters()]
+    assert sorted(grouped) == sorted(id(p) for p in module.parameters())
+    optimizer = module.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["betas"] == (0.9, 0.999)
+    assert optimizer.defaults["fused"]
+    module.freeze_to(-1)
+    assert not module.net.embeds.weight.requires_grad and module.net.out.weight.requires_grad
+
+
+def generic_csv(path, n: int, seed: int) -> pd.DataFrame:
+    """y = 10 + shop effect + 2 * x - z + noise, with a few x missing: an easy target a net must find."""
+    rng = np.random.default_rng(seed)
+    shop = rng.integers(0, 8, n)
+    x = rng.normal(0, 1, n)
+    z = rng.uniform(0, 3, n)
+    y = 10 + np.linspace(-3, 3, 8)[shop] + 2 * x - z + rng.normal(0, 0.2, n)
+    frame = pd.DataFrame({"shop": [f"s{i}" for i in shop], "x": x, "z": z, "y": y, "note": "ignored"})
+    frame.loc[::50, "x"] = np.nan
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_any_csv_trains_through_task_tabular_and_predicts(run_task, tmp_path):
+    frame = generic_csv(tmp_path / "train.csv", 3000, seed=0)
+    generic_csv(tmp_path / "new.csv", 100, seed=1).drop(columns="y").to_csv(tmp_path / "new.csv", index=False)
+    run_dir = tmp_path / "run"
+    metrics = run_task(
+        "tabular",
+        f"data.data_dir={tmp_path}",
+        "data.csv=train.csv",
+        "data.cat_names=[shop]",
+        "data.cont_names=[x,z]",
+        "data.y_name=y",
+        "data.predict_csv=new.csv",
+        "model.layers=[64,32]",
+        "model.ps=[0,0]",
+        "model.lr=2e-3",
+        "data.batch_size=32",
+        "trainer.max_epochs=6",
+        "predict=true",
+        run_dir=run_dir,
+    )
+    assert metrics["val/rmse"] < 0.35 * frame["y"].std()
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    truth = generic_csv(tmp_path / "check.csv", 100, seed=1)
+    assert list(predictions.columns) == ["shop", "x", "z", "note", "prediction"]
+    assert np.sqrt(((predictions["prediction"] - truth["y"]) ** 2).mean()) < 0.35 * truth["y"].std()
+
+
+def test_generic_csv_errors_name_the_problem(tmp_path, cache_dir):
+    generic_csv(tmp_path / "train.csv", 100, seed=0)
+    module = TabularDataModule(csv=str(tmp_path / "train.csv"), cont_names=["x"], cache_dir=str(cache_dir))
+    with pytest.raises(DataError, match="set data.y_name"):
+        module.prepare_data()
+    module = TabularDataModule(
+        csv=str(tmp_path / "train.csv"), cat_names=["shop"], y_name="price", cache_dir=str(cache_dir)
+    )
+    with pytest.raises(DataError, match=r"train.csv has no column 'price'"):
+        module.prepare_data()
+    module = TabularDataModule(data_dir=str(tmp_path), cont_names=["x"], y_name="y", cache_dir=str(cache_dir))
+    with pytest.raises(DataError, match="set data.csv"):
+        module.prepare_data()
+    module = TabularDataModule(data_dir=str(tmp_path), csv="nope.csv", cont_names=["x"], y_name="y")
+    with pytest.raises(DataError, match=r"data.csv not found: .*nope.csv does not exist"):
+        module.prepare_data()
+    module = TabularDataModule(csv=str(tmp_path / "train.csv"), cont_names=["x"], y_name="y", cache_dir=str(cache_dir))
+    module.prepare_data()
+    with pytest.raises(DataError, match="set data.predict_csv"):
+        module.setup("predict")
+
+
+def test_the_built_in_sample_trains_and_predicts(run_task, tmp_path):
+    metrics = run_task(
+        "tabular", "data.batch_size=32", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "run"
+    )
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert len(predictions) == 200 and predictions["prediction"].between(5, 2500).all()
+    assert metrics["val/rmse"] < 60  # the prices' standard deviation is about 190
+
+
+def test_valid_col_picks_the_validation_rows(tmp_path, cache_dir):
+    frame = generic_csv(tmp_path / "train.csv", 200, seed=0)
+    frame["is_valid"] = np.arange(200) >= 150
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    module = TabularDataModule(
+        csv=str(tmp_path / "train.csv"), cont_names=["z"], y_name="y", valid_col="is_valid", cache_dir=str(cache_dir)
+    )
+    module.prepare_data()
+    module.setup("fit")
+    assert len(module.datasets["train"]) == 150 and len(module.datasets["val"]) == 50
+    np.testing.assert_allclose(module.datasets["val"].tensors[2].numpy(), frame["y"][150:], rtol=1e-6)
