@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.precision import MixedPrecision
 from torch import nn
 
 from lightning_models.optim import OPTIMIZERS, discriminative_lrs, make_optimizer, param_groups
@@ -31,6 +32,7 @@ class RecipeModule(pl.LightningModule):
         betas: Sequence[float] = (0.9, 0.99),
         momentum: float = 0.9,
         eps: float = 1e-8,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -42,22 +44,57 @@ class RecipeModule(pl.LightningModule):
         self.betas = tuple(betas)
         self.momentum = momentum
         self.eps = eps
+        self.fused = fused
         self.n_frozen = 0
+        self._smooth_loss: torch.Tensor | None = None
+
+    def __setattr__(self, name: str, value) -> None:
+        # Lightning sets bookkeeping attributes (``_current_fx_name``...) around every hook call, a few
+        # dozen times per step; ``nn.Module.__setattr__`` costs microseconds each, which is a large
+        # share of a small model's step. An attribute already in ``__dict__`` is a plain one, so a
+        # plain value can be stored directly with the same result.
+        if name in self.__dict__ and isinstance(value, (str, bool, int, float, type(None))):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def log_train_loss(self, loss: torch.Tensor, beta: float = 0.98) -> None:
+        """Log ``train/loss`` as fastai's smoothed loss (a debiased moving average).
+
+        ``self.log`` costs far more than a small model's step, so the average is kept in a tensor and
+        logged only on the steps the trainer writes out (every ``log_every_n_steps``) and at an
+        epoch's last batch.
+        """
+        loss = loss.detach().float()
+        if self._smooth_loss is None or self.global_step == 0:
+            self._smooth_loss = loss.new_zeros(())
+        self._smooth_loss.lerp_(loss, 1 - beta)
+        step = self.global_step + 1
+        if step % self.trainer.log_every_n_steps == 0 or self.trainer.is_last_batch:
+            self.log("train/loss", self._smooth_loss / (1 - beta**step), prog_bar=True)
 
     def layer_groups(self) -> list[nn.Module]:
         """The model split for discriminative lrs and freezing, input side first."""
         return [self]
 
+    def group_lrs(self) -> list[float]:
+        """The peak lr of each layer group: ``lr / lr_div ** (n - 1 - i)``."""
+        return discriminative_lrs(self.lr, len(self.layer_groups()), self.lr_div)
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        groups = self.layer_groups()
-        lrs = discriminative_lrs(self.lr, len(groups), self.lr_div)
         return make_optimizer(
             self.optimizer_name,
-            param_groups(groups, lrs, self.weight_decay),
+            param_groups(self.layer_groups(), self.group_lrs(), self.weight_decay),
             betas=self.betas,
             momentum=self.momentum,
             eps=self.eps,
+            fused=self.fused and not self._clips_mixed_precision(),
         )
+
+    def _clips_mixed_precision(self) -> bool:
+        """Lightning refuses to clip the gradients of a fused optimizer under mixed precision (even bf16)."""
+        trainer = self._trainer
+        return bool(trainer and trainer.gradient_clip_val and isinstance(trainer.precision_plugin, MixedPrecision))
 
     def freeze_to(self, n: int) -> None:
         """Freeze the layer groups before index ``n``: ``freeze_to(-k)`` leaves the last k trainable."""
