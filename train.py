@@ -4,10 +4,16 @@ Hydra composes ``conf/train.yaml`` with ``conf/task/<name>.yaml``; this file ins
 module, builds the model from what the data describes, runs the stages that are switched on, and
 leaves the run directory with the config, ``metrics.csv``, ``metrics.json``, checkpoints and the
 task's reports. It returns ``optimized_metric`` for sweepers.
+
+A task may first run earlier training stages (``stages.<name>``: ULMFiT's language model before its
+classifier): each is the same run with the stage's config groups in place of the task's (its
+``trainer`` merged into the task's), in the subdirectory ``<name>`` of the run directory, where the
+later stages find its artifacts (``${paths.output_dir}/<name>/encoder.pt``).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -15,7 +21,7 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from lightning_models.callbacks import LRFinder
@@ -56,7 +62,31 @@ def plain_metrics(metrics: dict) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k.split("/")[0] in ("train", "val", "test")}
 
 
+def stage_config(cfg: DictConfig, name: str) -> DictConfig:
+    """The config of the earlier stage ``name``: ``cfg`` with the stage's groups, writing to ``<output_dir>/<name>``.
+
+    The stage's values are resolved before they replace the task's, so ``${model.emb_sz}`` in a stage
+    means the task's model, while ``${paths.output_dir}`` already means the stage's directory.
+    """
+    stage_cfg = copy.deepcopy(cfg)
+    with open_dict(stage_cfg):
+        stage_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / name)
+        groups = OmegaConf.to_container(stage_cfg.stages[name], resolve=True)
+        del stage_cfg["stages"]
+        for key, value in groups.items():
+            stage_cfg[key] = OmegaConf.merge(stage_cfg[key], value) if key == "trainer" else value
+    return stage_cfg
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
+    """Run the earlier stages, if any, then fit, test and predict as ``cfg`` says; returns the final metrics."""
+    for name in cfg.get("stages") or {}:
+        log.info(f"stage {name}")
+        run_stage(stage_config(cfg, name))
+    return run_stage(cfg)
+
+
+def run_stage(cfg: DictConfig) -> dict[str, float]:
     """Fit, test and predict as ``cfg`` says; returns the final metrics (also in metrics.json)."""
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,13 +5,16 @@ from datamodules.images import CIFAR10DataModule, ImageFolderDataModule, MNISTDa
 from datamodules.movielens import MovieLensDataModule
 from datamodules.rossmann import RossmannDataModule
 from datamodules.tabular import TabularDataModule
+from datamodules.text import LanguageModelDataModule, TextClassificationDataModule
 
 __all__ = [
     "CIFAR10DataModule",
     "DataError",
     "ImageFolderDataModule",
+    "LanguageModelDataModule",
     "MNISTDataModule",
     "MovieLensDataModule",
     "RossmannDataModule",
     "TabularDataModule",
+    "TextClassificationDataModule",
 ]

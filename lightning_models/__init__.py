@@ -4,6 +4,7 @@ from lightning_models.base import RecipeModule
 from lightning_models.collab import CollabModule, EmbeddingDot, EmbeddingDotBias, EmbeddingNet
 from lightning_models.metrics import ExpRMSPE, exp_rmspe
 from lightning_models.tabular import EntityEmbeddings, SparseDropout, TabularModule, TabularNet
+from lightning_models.text import LanguageModel, TextClassifier
 from lightning_models.vision import (
     BackboneModule,
     BackboneNet,
@@ -25,6 +26,7 @@ __all__ = [
     "EntityEmbeddings",
     "ExpRMSPE",
     "HandLogisticRegression",
+    "LanguageModel",
     "LogisticRegression",
     "LogisticRegressionModule",
     "RecipeModule",
@@ -32,5 +34,6 @@ __all__ = [
     "SparseDropout",
     "TabularModule",
     "TabularNet",
+    "TextClassifier",
     "exp_rmspe",
 ]

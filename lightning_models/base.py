@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.precision import MixedPrecision
 from torch import nn
 
 from lightning_models.optim import OPTIMIZERS, discriminative_lrs, make_optimizer, param_groups
@@ -87,8 +88,13 @@ class RecipeModule(pl.LightningModule):
             betas=self.betas,
             momentum=self.momentum,
             eps=self.eps,
-            fused=self.fused,
+            fused=self.fused and not self._clips_mixed_precision(),
         )
+
+    def _clips_mixed_precision(self) -> bool:
+        """Lightning refuses to clip the gradients of a fused optimizer under mixed precision (even bf16)."""
+        trainer = self._trainer
+        return bool(trainer and trainer.gradient_clip_val and isinstance(trainer.precision_plugin, MixedPrecision))
 
     def freeze_to(self, n: int) -> None:
         """Freeze the layer groups before index ``n``: ``freeze_to(-k)`` leaves the last k trainable."""

@@ -1,6 +1,6 @@
 """Training recipes as Lightning callbacks."""
 
-from lightning_models.callbacks.finetuning import GradualUnfreezing
+from lightning_models.callbacks.finetuning import GradualUnfreezing, UnfreezingStages
 from lightning_models.callbacks.interrupt import InterruptCheckpoint
 from lightning_models.callbacks.lr_finder import LRFinder
 from lightning_models.callbacks.plots import EmbeddingReport
@@ -15,4 +15,5 @@ __all__ = [
     "LRFinder",
     "OneCycle",
     "StepSchedule",
+    "UnfreezingStages",
 ]

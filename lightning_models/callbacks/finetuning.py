@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
+
+from lightning_models.callbacks.schedules import StepSchedule, anneal
 
 
 class GradualUnfreezing(Callback):
@@ -41,3 +43,82 @@ class GradualUnfreezing(Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         k = self.trainable_at(trainer.current_epoch)
         pl_module.freeze_to(0 if k == "all" else -k)
+
+
+class UnfreezingStages(StepSchedule):
+    """ULMFiT's recipe in one fit: stages that each unfreeze more layer groups and run their own cycle.
+
+    ``stages`` is a list of ``{"groups": k or "all", "epochs": n, "lr_mult": f}``: for ``n`` epochs the
+    last ``k`` layer groups train, and every group's lr follows a one-cycle (``anneal="linear"``,
+    ``div=32``, ``pct_start=0.1``: slanted triangular) from ``peak_lr * f / div`` up to ``peak_lr * f``
+    and down to ``peak_lr * f / final_div``, with ``moms`` cycled the other way. The peaks keep the
+    module's discriminative lrs (``lr / lr_div ** k``). The trainer's epoch count is the stages' total;
+    the stage is recomputed from the step, so a resumed run continues where it was.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Mapping],
+        div: float = 25.0,
+        pct_start: float = 0.25,
+        final_div: float = 1e5,
+        moms: Sequence[float] | None = (0.95, 0.85, 0.95),
+        anneal: str = "cos",
+    ) -> None:
+        super().__init__()
+        if not stages:
+            raise ValueError("UnfreezingStages needs at least one stage such as {groups: 1, epochs: 1, lr_mult: 1}")
+        self.stages = []
+        for i, stage in enumerate(stages):
+            groups, epochs = stage.get("groups", "all"), stage.get("epochs", 1)
+            if not (groups == "all" or (isinstance(groups, int) and groups >= 1)) or int(epochs) < 1:
+                raise ValueError(f"UnfreezingStages stage {i}: groups must be >= 1 or 'all', epochs >= 1; got {stage}")
+            self.stages.append({"groups": groups, "epochs": int(epochs), "lr_mult": float(stage.get("lr_mult", 1.0))})
+        if not 0 < pct_start < 1:
+            raise ValueError(f"UnfreezingStages pct_start must lie strictly between 0 and 1, got {pct_start}")
+        self.div, self.pct_start, self.final_div, self.anneal = div, pct_start, final_div, anneal
+        self.moms = tuple(moms) if moms is not None else None
+
+    @property
+    def n_epochs(self) -> int:
+        return sum(stage["epochs"] for stage in self.stages)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not hasattr(pl_module, "freeze_to"):
+            raise TypeError(f"UnfreezingStages needs a module with freeze_to(); {type(pl_module).__name__} has none")
+        if stage == "fit":
+            trainer.fit_loop.max_epochs = self.n_epochs
+
+    def stage_at_epoch(self, epoch: int) -> dict:
+        end = 0
+        for stage in self.stages:
+            end += stage["epochs"]
+            if epoch < end:
+                return stage
+        return self.stages[-1]
+
+    def _position(self, step: int) -> tuple[dict, float]:
+        """The stage of ``step`` and how far into it (0..1)."""
+        start = 0
+        for stage in self.stages:
+            length = stage["epochs"] * self.steps_per_epoch
+            if step < start + length:
+                return stage, (step - start) / length
+            start += length
+        return self.stages[-1], 1.0
+
+    def _cycle(self, pct: float, values: Sequence[float]) -> float:
+        if pct < self.pct_start:
+            return anneal(values[0], values[1], pct / self.pct_start, self.anneal)
+        return anneal(values[1], values[2], (pct - self.pct_start) / (1 - self.pct_start), self.anneal)
+
+    def lr_factor(self, step: int) -> float:
+        stage, pct = self._position(step)
+        return stage["lr_mult"] * self._cycle(pct, (1 / self.div, 1.0, 1 / self.final_div))
+
+    def momentum(self, step: int) -> float | None:
+        return None if self.moms is None else self._cycle(self._position(step)[1], self.moms)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        groups = self.stage_at_epoch(trainer.current_epoch)["groups"]
+        pl_module.freeze_to(0 if groups == "all" else -groups)

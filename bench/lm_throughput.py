@@ -1,0 +1,177 @@
+"""Language-model training speed: our AWD-LSTM (Lightning) against fastai v2's AWD_LSTM, in the same run.
+
+    python bench/lm_throughput.py [--emb-sz 400 --n-hid 1150 --n-layers 3] [--vocab 60000] [--bs 64 --bptt 70]
+
+Both train with their own training loop on the same random token stream with the same sizes,
+batch, bptt, dropouts, Adam, AR/TAR (2, 1) and gradient clipping (0.3), in float32, on this CPU.
+Tokens per second are counted from the second step on; the two run alternately ``--rounds`` times
+and each keeps its best round, which tames the noise of a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from datamodules.text.lm import LMLoader  # noqa: E402
+from lightning_models.text import LanguageModel  # noqa: E402
+
+DROPOUTS = {"dropoute": 0.02, "dropouti": 0.25, "dropouth": 0.15, "dropout": 0.1, "wdrop": 0.2}
+
+
+class StepClock(pl.Callback):
+    """Seconds and tokens from the start of the second training step to the end of training."""
+
+    def __init__(self) -> None:
+        self.start = None
+        self.tokens = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 1:
+            self.start = time.perf_counter()
+        if batch_idx >= 1:
+            self.tokens += batch[0].numel()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def ours(stream: np.ndarray, args: argparse.Namespace) -> float:
+    model = LanguageModel(
+        vocab_sz=args.vocab,
+        emb_sz=args.emb_sz,
+        n_hid=args.n_hid,
+        n_layers=args.n_layers,
+        optimizer="adam",
+        lr=1e-3,
+        betas=(0.7, 0.99),
+        **DROPOUTS,
+    )
+    loader = LMLoader(stream, np.array([0, len(stream)]), args.bs, args.bptt, shuffle=False, random_bptt=False)
+    clock = StepClock()
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=args.steps,
+        gradient_clip_val=0.3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[clock],
+    )
+    trainer.fit(model, train_dataloaders=loader)
+    return clock.tokens / clock.seconds
+
+
+def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> float | None:
+    try:
+        from fastai.callback.core import Callback
+        from fastai.callback.rnn import ModelResetter, RNNCallback, RNNRegularizer
+        from fastai.data.core import DataLoaders
+        from fastai.learner import Learner
+        from fastai.losses import CrossEntropyLossFlat
+        from fastai.optimizer import Adam
+        from fastai.text.data import LMDataLoader
+        from fastai.text.models.awdlstm import AWD_LSTM
+        from fastai.text.models.core import get_language_model
+    except ImportError:
+        return None
+
+    class Clock(Callback):
+        order = 100
+
+        def before_fit(self):
+            self.start, self.tokens = None, 0
+
+        def before_batch(self):
+            if self.training and self.iter == 1:
+                self.start = time.perf_counter()
+            if self.training and self.iter >= 1:
+                self.tokens += self.xb[0].numel()
+
+        def after_train(self):
+            self.seconds = time.perf_counter() - self.start
+
+    tokens = torch.from_numpy(stream.astype(np.int64))
+    train = LMDataLoader([tokens], bs=args.bs, seq_len=args.bptt, shuffle=False)
+    valid = LMDataLoader([tokens[: args.bs * (args.bptt + 1) * 2]], bs=args.bs, seq_len=args.bptt)
+    from fastai.text.models.awdlstm import awd_lstm_lm_config
+
+    config = {
+        **awd_lstm_lm_config,
+        "emb_sz": args.emb_sz,
+        "n_hid": args.n_hid,
+        "n_layers": args.n_layers,
+        "embed_p": DROPOUTS["dropoute"],
+        "input_p": DROPOUTS["dropouti"],
+        "hidden_p": DROPOUTS["dropouth"],
+        "output_p": DROPOUTS["dropout"],
+        "weight_p": DROPOUTS["wdrop"],
+    }
+    model = get_language_model(AWD_LSTM, args.vocab, config=config)
+    clock = Clock()
+    learn = Learner(
+        DataLoaders(train, valid),
+        model,
+        loss_func=CrossEntropyLossFlat(),
+        opt_func=partial(Adam, mom=0.7, sqr_mom=0.99),
+        cbs=[ModelResetter(), RNNCallback(), RNNRegularizer(alpha=2.0, beta=1.0), clock],
+    )
+    from fastai.callback.training import GradientClip
+
+    learn.add_cb(GradientClip(0.3))
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1, 1e-3)
+    return clock.tokens / clock.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--emb-sz", type=int, default=400)
+    parser.add_argument("--n-hid", type=int, default=1150)
+    parser.add_argument("--n-layers", type=int, default=3)
+    parser.add_argument("--vocab", type=int, default=60000)
+    parser.add_argument("--bs", type=int, default=64)
+    parser.add_argument("--bptt", type=int, default=70)
+    parser.add_argument("--steps", type=int, default=6, help="training steps per measurement (the first is not timed)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    pl.seed_everything(0, verbose=False)
+
+    stream = np.random.default_rng(0).integers(0, args.vocab, args.bs * (args.steps * args.bptt + 1), dtype=np.int32)
+    print(
+        f"AWD-LSTM {args.emb_sz}/{args.n_hid}/{args.n_layers}, vocab {args.vocab}, batch {args.bs} x bptt {args.bptt}, "
+        f"{args.threads} threads, {args.steps} steps x {args.rounds} rounds"
+    )
+    results: dict[str, list[float]] = {"ours": [], "fastai": []}
+    for round_ in range(args.rounds):
+        results["ours"].append(ours(stream, args))
+        print(f"round {round_ + 1}: ours   {results['ours'][-1]:9.0f} tokens/s")
+        peer = fastai_peer(stream, args)
+        if peer is None:
+            print("fastai is not installed: skipping the fastai v2 measurement")
+            break
+        results["fastai"].append(peer)
+        print(f"round {round_ + 1}: fastai {peer:9.0f} tokens/s")
+    best = {name: max(values) for name, values in results.items() if values}
+    print(f"\nbest: ours {best['ours']:.0f} tokens/s", end="")
+    if "fastai" in best:
+        print(f", fastai v2 {best['fastai']:.0f} tokens/s, ratio {best['ours'] / best['fastai']:.2f} (target >= 1)")
+    else:
+        print()
+
+
+if __name__ == "__main__":
+    main()

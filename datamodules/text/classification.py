@@ -1,0 +1,316 @@
+"""Text classification data: labelled documents as padded batches, sortish for training.
+
+A batch is ``(tokens, lengths, labels, index)``: ``tokens`` (batch, width) padded first (each row's
+``lengths[i]`` tokens at its end), the labels, and each document's position in its split, which
+puts predictions back in the input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_only
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from datamodules.files import DataError
+from datamodules.text.corpora import CORPORA, TokenizedCorpus, open_corpus, tokenize_corpus
+from datamodules.text.lm import SAMPLES, gather_documents, sample_folder, vocab_file
+from datamodules.text.vocab import Vocab
+
+
+class PaddedDocuments(Dataset):
+    """Documents of a ragged id array, returned as one padded batch per tensor of indices."""
+
+    def __init__(
+        self, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray, pad_idx: int, max_len: int | None = None
+    ) -> None:
+        self.ids = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+        self.offsets = offsets
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.pad_idx = pad_idx
+        self.lengths = np.diff(offsets)
+        if max_len is not None:
+            self.lengths = np.minimum(self.lengths, max_len)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Rows padded first; a document longer than ``max_len`` keeps its last ``max_len`` tokens."""
+        lengths = torch.from_numpy(self.lengths[index.numpy()])
+        tokens = torch.full((len(index), int(lengths.max())), self.pad_idx, dtype=torch.long)
+        for row, (doc, n) in enumerate(zip(index.tolist(), lengths.tolist(), strict=True)):
+            end = int(self.offsets[doc + 1])
+            tokens[row, tokens.size(1) - n :] = self.ids[end - n : end]
+        return tokens, lengths, self.labels[index], index
+
+
+class SortishSampler(DistributedSampler):
+    """Batches of document indices of similar lengths, sharded between DDP ranks.
+
+    Training (``shuffle``): a permutation (seeded by ``seed + epoch``, the same on every rank) cut into
+    chunks of ``batch_size * 50`` sorted by decreasing length, the batches shuffled with the longest one
+    first (an out-of-memory error shows at once); rank r takes batches r, r + world, ... so all ranks
+    take the same number of steps. Otherwise: all documents by decreasing length, each rank a
+    contiguous share, nothing repeated or dropped (exact metrics). Subclassing ``DistributedSampler``
+    tells Lightning not to wrap it.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[np.ndarray]:
+        """This rank's batches for the current epoch."""
+        if not self.shuffle:
+            order = np.argsort(-self.lengths, kind="stable")
+            share = np.array_split(order, self.num_replicas)[self.rank]
+            return [share[i : i + self.batch_size] for i in range(0, len(share), self.batch_size)]
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.lengths))
+        chunk = self.batch_size * 50
+        order = np.concatenate(
+            [c[np.argsort(-self.lengths[c], kind="stable")] for c in np.split(order, range(chunk, len(order), chunk))]
+        )
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        longest = int(np.argmax([self.lengths[b[0]] for b in batches]))
+        rest = [b for i, b in enumerate(batches) if i != longest]
+        batches = [batches[longest]] + [rest[i] for i in rng.permutation(len(rest))]
+        n_each = len(batches) // self.num_replicas
+        if n_each == 0:
+            raise DataError(f"{len(self.lengths)} documents make fewer batches than the {self.num_replicas} ranks")
+        return batches[self.rank :: self.num_replicas][:n_each]
+
+    def __len__(self) -> int:
+        if self.shuffle:
+            return -(-len(self.lengths) // self.batch_size) // self.num_replicas
+        share = len(np.array_split(np.arange(len(self.lengths)), self.num_replicas)[self.rank])
+        return -(-share // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        batches = self.batches()
+        self.epoch += 1
+        return (torch.from_numpy(np.ascontiguousarray(b)) for b in batches)
+
+
+class TextClassificationDataModule(pl.LightningDataModule):
+    """Labelled documents of a corpus (``corpus``: imdb, arxiv, folder, csv) for a text classifier.
+
+    IMDB: neg/pos (unsup excluded); arXiv: the first (main) category; folders: the subfolder; CSV: the
+    ``label_col`` with ``text_cols`` as fields. With ``data_dir=None`` the built-in sample is used.
+    The vocabulary is a language model's ``vocab.json`` (``vocab_path``), or else built from the
+    training documents. Validation: the corpus's own split, else ``valid_pct`` of the training
+    documents, or the test documents with ``valid_pct=0`` (as the lesson did). ``max_train_docs`` /
+    ``max_test_docs`` take a seeded random subset of the labelled training documents (before the
+    validation ones are drawn from them) / of the test documents. Documents longer than ``max_len`` tokens keep their
+    last ``max_len``. ``n_workers`` tokenizer processes; ``num_workers`` loader processes.
+    """
+
+    def __init__(
+        self,
+        corpus: str = "imdb",
+        data_dir: str | None = None,
+        vocab_path: str | None = None,
+        batch_size: int = 64,
+        max_len: int | None = None,
+        valid_pct: float = 0.1,
+        max_vocab: int = 60000,
+        min_freq: int = 3,
+        max_train_docs: int | None = None,
+        max_test_docs: int | None = None,
+        text_cols: list[str] | None = None,
+        label_col: str | None = None,
+        split_col: str | None = None,
+        n_workers: int = 2,
+        num_workers: int = 0,
+        seed: int = 42,
+        cache_dir: str = ".cache/fastlightning",
+    ) -> None:
+        super().__init__()
+        if corpus not in CORPORA or corpus == "wikitext":
+            raise ValueError(f"unknown classification corpus {corpus!r}: choose one of imdb, arxiv, folder, csv")
+        if data_dir is None and corpus not in SAMPLES:
+            raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
+        if not 0 <= valid_pct < 1:
+            raise ValueError(f"valid_pct must lie in [0, 1), got {valid_pct}")
+        self.corpus = corpus
+        self.data_dir = data_dir
+        self.vocab_path = vocab_path
+        self.batch_size = batch_size
+        self.max_len = max_len
+        self.valid_pct = valid_pct
+        self.max_vocab = max_vocab
+        self.min_freq = min_freq
+        self.max_train_docs = max_train_docs
+        self.max_test_docs = max_test_docs
+        self.columns = {"text_cols": text_cols, "label_col": label_col, "split_col": split_col}
+        self.n_workers = n_workers
+        self.num_workers = num_workers
+        self.seed = seed
+        self.cache_dir = Path(cache_dir)
+        self.tokenized: TokenizedCorpus | None = None
+        self.vocab: Vocab | None = None
+        self.docs: dict[str, np.ndarray] = {}
+
+    @property
+    def folder(self) -> Path:
+        if self.data_dir is None:
+            return sample_folder(self.cache_dir, self.corpus)
+        return Path(self.data_dir)
+
+    def prepare_data(self) -> None:
+        if self.data_dir is None:
+            SAMPLES[self.corpus](self.folder)
+        self._tokenize()
+
+    def _tokenize(self) -> TokenizedCorpus:
+        corpus = open_corpus(self.corpus, self.folder, **self.columns)
+        self.tokenized = tokenize_corpus(corpus, self.cache_dir, self.n_workers)
+        return self.tokenized
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.tokenized.label_names
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.vocab is not None:
+            return
+        corpus = self.tokenized or self._tokenize()
+        if len(corpus.label_names) < 2:
+            raise DataError(
+                f"{self.folder}: a classifier needs at least 2 labels, found {corpus.label_names or 'none'}; "
+                f"check data.label_col"
+            )
+        rng = np.random.default_rng(self.seed)
+        labelled = corpus.labels >= 0
+        train = np.flatnonzero(labelled & np.isin(corpus.splits, [0, 4]))
+        valid = np.flatnonzero(labelled & (corpus.splits == 1))
+        test = np.flatnonzero(labelled & (corpus.splits == 2))
+        if self.max_train_docs is not None and len(train) > self.max_train_docs:
+            train = np.sort(rng.choice(train, self.max_train_docs, replace=False))
+        if self.max_test_docs is not None and len(test) > self.max_test_docs:
+            test = np.sort(np.random.default_rng(self.seed).choice(test, self.max_test_docs, replace=False))
+        if not len(valid):
+            if self.valid_pct == 0:
+                if not len(test):
+                    raise DataError(f"{self.folder} has no test documents to validate on; set data.valid_pct > 0")
+                valid = test
+            else:
+                shuffled = rng.permutation(train)
+                n_valid = max(1, int(round(self.valid_pct * len(train))))
+                train, valid = np.sort(shuffled[n_valid:]), np.sort(shuffled[:n_valid])
+        if not len(train):
+            raise DataError(f"{self.folder} has no labelled training documents")
+        self.docs = {"train": train, "valid": valid, "test": test}
+        tokens = corpus.tokens
+        if self.vocab_path is not None:
+            self.vocab = Vocab.load(self.vocab_path)
+        else:
+            train_ids, _ = gather_documents(tokens.ids, tokens.offsets, train)
+            counts = np.bincount(train_ids, minlength=len(tokens.types))
+            self.vocab = Vocab.from_counts(tokens.types, counts, self.max_vocab, self.min_freq)
+        self._to_vocab = self.vocab.lookup(tokens.types)
+
+    def dataset(self, split: str) -> PaddedDocuments:
+        docs = self.docs[split]
+        ids, offsets = gather_documents(self.tokenized.tokens.ids, self.tokenized.tokens.offsets, docs)
+        return PaddedDocuments(
+            self._to_vocab[ids], offsets, self.tokenized.labels[docs], self.vocab.pad_idx, self.max_len
+        )
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        data = self.dataset(split)
+        trainer = self.trainer
+        sampler = SortishSampler(
+            data.lengths,
+            self.batch_size if shuffle else self.batch_size * 2,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+        )
+        return DataLoader(
+            data,
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader | list:
+        return self._loader("test", shuffle=False) if len(self.docs["test"]) else []
+
+    @property
+    def predict_split(self) -> str:
+        """Predictions are made for the test documents, or the validation ones when there are none."""
+        return "test" if len(self.docs["test"]) else "valid"
+
+    def predict_dataloader(self) -> DataLoader:
+        data = self.dataset(self.predict_split)
+        sampler = SortishSampler(data.lengths, self.batch_size * 2, shuffle=False)
+        return DataLoader(data, sampler=sampler, batch_size=None)
+
+    def describe(self) -> dict:
+        """What the model needs from the data: vocabulary size and file, padding index, number of classes."""
+        if self.vocab is None:
+            self.setup("fit")
+        return {
+            "vocab_sz": len(self.vocab),
+            "pad_idx": self.vocab.pad_idx,
+            "vocab_path": str(vocab_file(self.vocab, self.cache_dir)),
+            "n_classes": len(self.label_names),
+        }
+
+    def write_predictions(self, predictions: list[dict[str, torch.Tensor]], out_dir: str | Path) -> Path:
+        """``predictions.csv`` in the documents' order: name, label, predicted label, one probability per label."""
+        index = torch.cat([p["index"] for p in predictions]).numpy()
+        probs = torch.cat([p["probs"] for p in predictions]).float().numpy()
+        order = np.argsort(index)
+        docs = self.docs[self.predict_split][index[order]]
+        names = self.label_names
+        frame = pd.DataFrame(
+            {
+                "name": [self.tokenized.names[d] for d in docs],
+                "label": [names[c] for c in self.tokenized.labels[docs]],
+                "prediction": [names[c] for c in probs[order].argmax(1)],
+            }
+        )
+        for c, name in enumerate(names):
+            frame[f"p_{name}"] = probs[order, c]
+        path = Path(out_dir) / "predictions.csv"
+        frame.to_csv(path, index=False)
+        return path
+
+    @rank_zero_only
+    def export(self, out_dir: str | Path) -> None:
+        """The vocabulary next to the run's checkpoints, so the classifier can be used on new text."""
+        self.vocab.save(Path(out_dir) / "vocab.json")

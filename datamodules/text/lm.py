@@ -1,0 +1,346 @@
+"""Language-model data: one token stream, ``batch_size`` contiguous rows, consecutive windows of ~``bptt``.
+
+As the lesson's loader: every epoch concatenates the documents (shuffled for training) into one
+stream; under DDP each rank takes its own contiguous slice of it; the slice is cut into
+``batch_size`` rows, and the batches are consecutive windows of those rows, so batch i+1 continues
+every row of batch i (the model carries its hidden state across). Training windows vary in length:
+``bptt`` 95% of the time, else ``bptt / 2``, then normal with sd 5, at least 5 (the lesson's draw);
+the epoch's draws are scaled by one common factor so that a fixed number of windows covers each row
+exactly once. Everything random is seeded by ``seed + epoch``, the same on every rank, and the
+loader's position (epoch, batch) is a ``state_dict`` that Lightning saves in checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_only
+
+from datamodules.files import DataError
+from datamodules.samples import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
+from datamodules.text.corpora import CORPORA, TokenizedCorpus, open_corpus, tokenize_corpus
+from datamodules.text.vocab import Vocab
+
+SAMPLES = {"imdb": write_imdb_sample, "arxiv": write_arxiv_sample, "wikitext": write_wikitext_sample}
+
+
+def sample_folder(cache_dir: str | Path, corpus: str) -> Path:
+    """Where the built-in sample of ``corpus`` is written (a new version when its generator changes)."""
+    return Path(cache_dir) / "samples" / f"{corpus}-v4"
+
+
+def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.Generator | None = None) -> np.ndarray:
+    """Window boundaries 0 = b_0 < b_1 < ... < b_n = n_tokens over a row of ``n_tokens + 1`` tokens.
+
+    Fixed windows are ``bptt`` long (the last one shorter). Random windows: ``n = round(n_tokens / bptt)``
+    lengths drawn as the lesson did, scaled by one factor to sum to ``n_tokens``.
+    """
+    if n_tokens < 1:
+        raise ValueError("a row needs at least 2 tokens to make a window")
+    if not random:
+        return np.append(np.arange(0, n_tokens, bptt), n_tokens)
+    n = min(n_tokens, max(1, round(n_tokens / bptt)))
+    means = np.where(generator.random(n) < 0.95, bptt, bptt / 2)
+    lengths = np.maximum(5, generator.normal(means, 5).astype(np.int64))
+    bounds = np.round(np.cumsum(lengths) * (n_tokens / lengths.sum())).astype(np.int64)
+    bounds = np.concatenate([[0], bounds])
+    steps = np.arange(n + 1)
+    bounds = np.maximum.accumulate(bounds - steps) + steps
+    bounds = np.minimum(bounds, n_tokens - (n - steps))
+    return bounds
+
+
+def vocab_file(vocab: Vocab, cache_dir: Path) -> Path:
+    """``vocab`` as a ``vocab.json`` in the cache, named by its content (the path a model's hparams keep)."""
+    digest = hashlib.sha256("\n".join(vocab.itos).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / "vocabs" / f"{digest}.json"
+    if not path.is_file():
+        vocab.save(path)
+    return path
+
+
+def gather_documents(ids: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The documents ``docs`` (in that order) of the ragged array ``ids``/``offsets``, concatenated."""
+    lengths = offsets[docs + 1] - offsets[docs]
+    new_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    parts = [ids[offsets[d] : offsets[d + 1]] for d in docs.tolist()]
+    return (np.concatenate(parts) if parts else ids[:0]), new_offsets
+
+
+class BpttSampler:
+    """The windows of one epoch over rows of ``row_len`` tokens, and the position within the epoch.
+
+    Lightning calls ``set_epoch`` at each epoch start (through the loader's ``sampler`` attribute);
+    without it the epoch advances after every full pass.
+    """
+
+    def __init__(self, row_len: int, bptt: int, random: bool, seed: int = 0) -> None:
+        if bptt < 1:
+            raise ValueError(f"bptt must be at least 1, got {bptt}")
+        self.row_len = row_len
+        self.bptt = bptt
+        self.random = random
+        self.seed = seed
+        self.epoch = 0
+        self.batch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.batch = epoch, 0
+
+    def bounds(self) -> np.ndarray:
+        generator = np.random.default_rng([self.seed, self.epoch]) if self.random else None
+        return window_bounds(self.row_len - 1, self.bptt, self.random, generator)
+
+    def __len__(self) -> int:
+        return len(self.bounds()) - 1
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        bounds = self.bounds()
+        while self.batch < len(bounds) - 1:
+            self.batch += 1
+            yield int(bounds[self.batch - 1]), int(bounds[self.batch])
+        self.epoch, self.batch = self.epoch + 1, 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "batch": self.batch}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
+        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        if self.batch >= len(self):
+            self.epoch, self.batch = self.epoch + 1, 0
+
+
+class LMLoader:
+    """Batches ``(x, y)`` of shape (batch_size, window) from the documents ``ids[offsets[i]:offsets[i+1]]``.
+
+    ``y`` is ``x`` shifted by one token. ``shuffle`` reorders the documents every epoch before they
+    are concatenated. This rank reads the ``rank``-th of ``num_replicas`` equal contiguous slices
+    of the stream, so all ranks take the same number of steps.
+
+    Its position is a state dict that Lightning saves in checkpoints; with a ``trainer`` it is the
+    trainer's (the batches finished in the current epoch: the sampler has handed out one more,
+    which Lightning prefetches).
+    """
+
+    trainer: pl.Trainer | None = None
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        batch_size: int,
+        bptt: int,
+        shuffle: bool,
+        random_bptt: bool,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        self.ids = ids
+        self.offsets = offsets
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        row_len = len(ids) // num_replicas // batch_size
+        if row_len < 2:
+            raise DataError(
+                f"a stream of {len(ids)} tokens is too short for {num_replicas} x {batch_size} rows of at least "
+                f"2 tokens; lower batch_size or use more text"
+            )
+        self.sampler = BpttSampler(row_len, bptt, random_bptt, seed)
+        # Lightning looks for both attributes, calls sampler.set_epoch and injects no sampler of its own
+        self.batch_sampler = None
+
+    def rows(self, epoch: int) -> torch.Tensor:
+        """This rank's (batch_size, row_len) tokens in ``epoch``."""
+        stream = self.ids
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch, 1]).permutation(len(self.offsets) - 1)
+            stream, _ = gather_documents(self.ids, self.offsets, order)
+        share = len(stream) // self.num_replicas
+        row_len = self.sampler.row_len
+        mine = stream[self.rank * share : self.rank * share + self.batch_size * row_len]
+        return torch.from_numpy(np.ascontiguousarray(mine)).view(self.batch_size, row_len)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rows = self.rows(self.sampler.epoch)
+        for start, end in self.sampler:
+            yield rows[:, start:end].long(), rows[:, start + 1 : end + 1].long()
+
+    def state_dict(self) -> dict:
+        if self.trainer is not None:
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            return {"epoch": self.trainer.current_epoch, "batch": done}
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
+
+
+class LanguageModelDataModule(pl.LightningDataModule):
+    """The token streams of a corpus for a language model (``corpus``: imdb, arxiv, wikitext, folder, csv).
+
+    ``data_dir`` is the corpus as distributed (the ``aclImdb`` tree or an IMDB CSV, the arXiv CSV /
+    JSON-lines files, the three WikiText files, a folder of ``.txt`` files, a CSV with ``text_cols``);
+    with ``data_dir=None`` a built-in synthetic sample of the corpus is written and used. A corpus that
+    comes with a validation split (WikiText) keeps it, and its test split is the test set; otherwise
+    every document (IMDB: train + unsup + test texts) goes into the stream and ``valid_pct`` of them,
+    chosen at random, are held out for validation, as the lesson did. The vocabulary is built from the
+    training documents (``max_vocab``, ``min_freq``), or read from ``vocab_path``. ``max_docs`` takes a
+    seeded random subset of the documents (of the training ones when the corpus has its own
+    validation split). ``n_workers``
+    tokenizer processes fill the cache; the batches are slices of one tensor, so ``num_workers``
+    (loader processes) is not used by this module.
+    """
+
+    def __init__(
+        self,
+        corpus: str = "imdb",
+        data_dir: str | None = None,
+        batch_size: int = 64,
+        bptt: int = 70,
+        valid_pct: float = 0.1,
+        max_vocab: int = 60000,
+        min_freq: int = 3,
+        vocab_path: str | None = None,
+        max_docs: int | None = None,
+        text_cols: list[str] | None = None,
+        label_col: str | None = None,
+        split_col: str | None = None,
+        n_workers: int = 2,
+        num_workers: int = 0,
+        seed: int = 42,
+        cache_dir: str = ".cache/fastlightning",
+    ) -> None:
+        super().__init__()
+        if corpus not in CORPORA:
+            raise ValueError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
+        if data_dir is None and corpus not in SAMPLES:
+            raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
+        if not 0 < valid_pct < 1:
+            raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
+        self.corpus = corpus
+        self.data_dir = data_dir
+        self.batch_size = batch_size
+        self.bptt = bptt
+        self.valid_pct = valid_pct
+        self.max_vocab = max_vocab
+        self.min_freq = min_freq
+        self.vocab_path = vocab_path
+        self.max_docs = max_docs
+        self.columns = {"text_cols": text_cols, "label_col": label_col, "split_col": split_col}
+        self.n_workers = n_workers
+        self.num_workers = num_workers
+        self.seed = seed
+        self.cache_dir = Path(cache_dir)
+        self.tokenized: TokenizedCorpus | None = None
+        self.vocab: Vocab | None = None
+        self.docs: dict[str, np.ndarray] = {}
+
+    @property
+    def folder(self) -> Path:
+        if self.data_dir is None:
+            return sample_folder(self.cache_dir, self.corpus)
+        return Path(self.data_dir)
+
+    def prepare_data(self) -> None:
+        if self.data_dir is None:
+            SAMPLES[self.corpus](self.folder)
+        self._tokenize()
+
+    def _tokenize(self) -> TokenizedCorpus:
+        corpus = open_corpus(self.corpus, self.folder, label_field=self.corpus == "arxiv", **self.columns)
+        self.tokenized = tokenize_corpus(corpus, self.cache_dir, self.n_workers)
+        return self.tokenized
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.vocab is not None:
+            return
+        corpus = self.tokenized or self._tokenize()
+        rng = np.random.default_rng(self.seed)
+        valid = corpus.split_indices("valid")
+        if len(valid):
+            train, test = corpus.split_indices("train", "unsup", ""), corpus.split_indices("test")
+            if self.max_docs is not None and len(train) > self.max_docs:
+                train = np.sort(rng.choice(train, self.max_docs, replace=False))
+        else:
+            every = rng.permutation(len(corpus.splits))[: self.max_docs]
+            n_valid = max(1, int(round(self.valid_pct * len(every))))
+            train, valid, test = np.sort(every[n_valid:]), np.sort(every[:n_valid]), every[:0]
+        self.docs = {"train": train, "valid": valid, "test": test}
+        tokens = corpus.tokens
+        if self.vocab_path is not None:
+            self.vocab = Vocab.load(self.vocab_path)
+        else:
+            train_ids, _ = gather_documents(tokens.ids, tokens.offsets, train)
+            counts = np.bincount(train_ids, minlength=len(tokens.types))
+            self.vocab = Vocab.from_counts(tokens.types, counts, self.max_vocab, self.min_freq)
+        self._to_vocab = self.vocab.lookup(tokens.types)
+
+    def stream(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Vocabulary ids (int32) and document offsets of the documents of ``split`` (train, valid, test)."""
+        tokens = self.tokenized.tokens
+        ids, offsets = gather_documents(tokens.ids, tokens.offsets, self.docs[split])
+        return self._to_vocab[ids], offsets
+
+    def _loader(self, split: str, train: bool) -> LMLoader:
+        ids, offsets = self.stream(split)
+        trainer = self.trainer
+        return LMLoader(
+            ids,
+            offsets,
+            self.batch_size,
+            self.bptt,
+            shuffle=train,
+            random_bptt=train,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+        )
+
+    def train_dataloader(self) -> LMLoader:
+        loader = self._loader("train", train=True)
+        loader.trainer = self.trainer
+        return loader
+
+    def val_dataloader(self) -> LMLoader:
+        return self._loader("valid", train=False)
+
+    def test_dataloader(self) -> LMLoader | list:
+        return self._loader("test", train=False) if len(self.docs["test"]) else []
+
+    def describe(self) -> dict:
+        """What the model needs from the data: vocabulary size, padding index and where the vocabulary is."""
+        if self.vocab is None:
+            self.setup("fit")
+        return {
+            "vocab_sz": len(self.vocab),
+            "pad_idx": self.vocab.pad_idx,
+            "vocab_path": str(vocab_file(self.vocab, self.cache_dir)),
+        }
+
+    def unigram_perplexity(self, split: str = "valid") -> float:
+        """Perplexity on ``split`` of the training tokens' unigram frequencies (add-one smoothed): the baseline."""
+        train, _ = self.stream("train")
+        ids, _ = self.stream(split)
+        counts = np.bincount(train, minlength=len(self.vocab)) + 1.0
+        log_p = np.log(counts / counts.sum())
+        return float(np.exp(-log_p[ids].mean()))
+
+    @rank_zero_only
+    def export(self, out_dir: str | Path) -> None:
+        """``vocab.json`` next to the model's ``encoder.pt``, for a classifier or a generation run."""
+        self.vocab.save(Path(out_dir) / "vocab.json")

@@ -1,0 +1,161 @@
+"""The ULMFiT classifier: the AWD-LSTM encoder over bptt-sized chunks, concat pooling, a BN/dropout/linear head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import nn
+
+from lightning_models.base import RecipeModule
+from lightning_models.text.awd_lstm import AWDLSTMEncoder, detach_state
+from lightning_models.text.transfer import EncoderTransfer
+
+
+def left_align(tokens: torch.Tensor, lengths: torch.Tensor, pad_idx: int) -> torch.Tensor:
+    """Rows padded first (``lengths[i]`` tokens at the end of row i) rewritten to start at column 0."""
+    width = tokens.size(1)
+    columns = torch.arange(width, device=tokens.device)
+    source = (columns + (width - lengths)[:, None]).clamp(max=width - 1)
+    aligned = tokens.gather(1, source)
+    return aligned.masked_fill(columns >= lengths[:, None], pad_idx)
+
+
+def masked_concat_pool(outputs: torch.Tensor, mask: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    """[output at ``last``, max over the ``mask``ed steps, mean over them]: (batch, 3 * features).
+
+    Steps outside ``mask`` (padding, or tokens before the kept window) take no part, whatever they hold.
+    """
+    rows = torch.arange(outputs.size(0), device=outputs.device)
+    keep = mask.unsqueeze(-1)
+    max_pool = outputs.masked_fill(~keep, float("-inf")).max(1).values
+    mean_pool = outputs.masked_fill(~keep, 0).sum(1) / mask.sum(1, keepdim=True).to(outputs.dtype)
+    return torch.cat([outputs[rows, last], max_pool, mean_pool], 1)
+
+
+class PoolingHead(nn.Sequential):
+    """For each layer: BatchNorm -> Dropout -> Linear, with a ReLU between layers (fastai's ``LinBnDrop``)."""
+
+    def __init__(self, sizes: Sequence[int], ps: Sequence[float]) -> None:
+        if len(ps) != len(sizes) - 1:
+            raise ValueError(f"the head has {len(sizes) - 1} linear layers but {len(ps)} dropouts (ps={list(ps)})")
+        layers: list[nn.Module] = []
+        for i, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], ps, strict=True)):
+            layers += [nn.BatchNorm1d(n_in), nn.Dropout(p), nn.Linear(n_in, n_out)]
+            if i < len(ps) - 1:
+                layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class TextClassifier(EncoderTransfer, RecipeModule):
+    """Documents -> classes, from an AWD-LSTM encoder (usually a language model's).
+
+    The encoder reads each document in ``bptt``-sized chunks, carrying its hidden state from chunk
+    to chunk (gradients stop at chunk boundaries) and keeping the outputs of the last ``max_seq``
+    tokens, which concat pooling [last, max, mean] sums up for the head (``lin_ftrs`` hidden sizes,
+    dropouts ``ps``). ``drop_mult`` scales the encoder's dropouts (the lesson: 0.5 of 0.4/0.5/0.05/0.3).
+    Layer groups: the embedding, each LSTM layer, the head. With ``encoder_path`` the encoder
+    starts from a language model's ``encoder.pt``, its embedding remapped onto this vocabulary.
+    Batches: (tokens padded first, lengths, labels[, index]).
+    """
+
+    def __init__(
+        self,
+        vocab_sz: int,
+        n_classes: int,
+        pad_idx: int = 1,
+        vocab_path: str | None = None,
+        emb_sz: int = 400,
+        n_hid: int = 1150,
+        n_layers: int = 3,
+        dropoute: float = 0.05,
+        dropouti: float = 0.4,
+        dropouth: float = 0.3,
+        wdrop: float = 0.5,
+        drop_mult: float = 0.5,
+        bptt: int = 70,
+        max_seq: int = 1400,
+        lin_ftrs: Sequence[int] = (50,),
+        ps: Sequence[float] = (0.2, 0.1),
+        encoder_path: str | None = None,
+        encoder_vocab_path: str | None = None,
+        **optim,
+    ) -> None:
+        super().__init__(**optim)
+        self.save_hyperparameters()
+        self.encoder = AWDLSTMEncoder(
+            vocab_sz,
+            emb_sz,
+            n_hid,
+            n_layers,
+            pad_idx,
+            dropoute=dropoute * drop_mult,
+            dropouti=dropouti * drop_mult,
+            dropouth=dropouth * drop_mult,
+            wdrop=wdrop * drop_mult,
+        )
+        self.head = PoolingHead([3 * emb_sz, *lin_ftrs, n_classes], ps)
+        self.pad_idx, self.bptt, self.max_seq = pad_idx, bptt, max_seq
+        self.val_acc = torchmetrics.Accuracy("multiclass", num_classes=n_classes)
+        self.test_acc = torchmetrics.Accuracy("multiclass", num_classes=n_classes)
+        self.val_loss, self.test_loss = torchmetrics.MeanMetric(), torchmetrics.MeanMetric()
+
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The pooled encoding (batch, 3 * emb_sz) of documents padded first."""
+        lengths = lengths.to(tokens.device)
+        tokens = left_align(tokens, lengths, self.pad_idx)
+        width = tokens.size(1)
+        first_kept = (lengths - self.max_seq).clamp(min=0)
+        skip = int(first_kept.min()) // self.bptt * self.bptt
+        state, outputs = None, []
+        for start in range(0, width, self.bptt):
+            chunk = tokens[:, start : start + self.bptt]
+            if start + chunk.size(1) <= skip:
+                with torch.no_grad():
+                    _, _, state = self.encoder(chunk, state)
+            else:
+                raw, _, state = self.encoder(chunk, state)
+                outputs.append(raw[-1])
+            state = detach_state(state)
+        positions = torch.arange(skip, width, device=tokens.device)
+        mask = (positions >= first_kept[:, None]) & (positions < lengths[:, None])
+        return masked_concat_pool(torch.cat(outputs, 1), mask, lengths - 1 - skip)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class logits."""
+        return self.head(self.encode(tokens, lengths))
+
+    def layer_groups(self) -> list[nn.Module]:
+        return [self.encoder.embedding, *self.encoder.layers, self.head]
+
+    def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        tokens, lengths, labels = batch[:3]
+        loss = F.cross_entropy(self(tokens, lengths).float(), labels)
+        self.log_train_loss(loss)
+        return loss
+
+    def _evaluate(self, batch: Sequence[torch.Tensor], key: str) -> None:
+        tokens, lengths, labels = batch[:3]
+        logits = self(tokens, lengths).float()
+        loss, accuracy = getattr(self, f"{key}_loss"), getattr(self, f"{key}_acc")
+        loss.update(F.cross_entropy(logits, labels), len(labels))
+        accuracy.update(logits, labels)
+        self.log(f"{key}/loss", loss, prog_bar=key == "val", batch_size=len(labels))
+        self.log(f"{key}/acc", accuracy, prog_bar=key == "val", batch_size=len(labels))
+
+    def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        tokens, lengths, _, index = batch
+        return {"index": index, "probs": torch.softmax(self(tokens, lengths).float(), -1)}
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if stage == "fit":
+            self.load_pretrained_encoder()
