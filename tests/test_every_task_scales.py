@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -12,16 +13,33 @@ FEW_BATCHES = ["trainer.max_epochs=1", "+trainer.limit_train_batches=4", "+train
 # tasks without dropout or batch statistics: two ranks of batch b take the steps one process of batch 2b takes
 SAME_STEPS_UNDER_DDP = {"movielens_dot": "val/rmse", "mnist_logreg": "val/acc"}
 BATCH = 16
+# the AWD-LSTM tasks at a size that trains a few batches in seconds
+SMALL_AWD_LSTM = ["model.emb_sz=16", "model.n_hid=32", "model.n_layers=2"]
+TEXT_TASKS = {"imdb_lm", "arxiv_lm", "wikitext_lm", "imdb_clas", "arxiv_clas", "ulmfit_imdb"}
+
+
+# tasks whose own tests already train them under ddp_cpu against one process
+DDP_TESTED_ELSEWHERE = {
+    "movielens": "test_training_modes.py::test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process",
+    "rossmann": "test_rossmann.py::test_val_rmspe_under_ddp_is_the_rmspe_of_all_validation_rows",
+    "imdb_lm": "test_text_lm_train.py::test_language_model_trains_under_ddp_on_cpu",
+    "imdb_clas": "test_text_classifier.py::test_classifier_under_ddp_on_cpu_agrees_with_one_process",
+}
+
+
+def few_batches(task: str) -> list[str]:
+    return [*FEW_BATCHES, *(SMALL_AWD_LSTM if task in TEXT_TASKS else [])]
 
 
 def val_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return {key: value for key, value in metrics.items() if key.startswith("val/")}
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", [task for task in TASKS if task not in DDP_TESTED_ELSEWHERE])
 def test_task_trains_under_ddp_on_two_cpu_processes(task, run_task, tmp_path):
-    spawned = run_task(task, "trainer=ddp_cpu", f"data.batch_size={BATCH}", *FEW_BATCHES, run_dir=tmp_path / "ddp")
-    single = run_task(task, f"data.batch_size={2 * BATCH}", *FEW_BATCHES, run_dir=tmp_path / "one")
+    args = [task, *few_batches(task)]
+    spawned = run_task(*args, "trainer=ddp_cpu", f"data.batch_size={BATCH}", run_dir=tmp_path / "ddp")
+    single = run_task(*args, f"data.batch_size={2 * BATCH}", run_dir=tmp_path / "one")
     assert val_metrics(spawned).keys() == val_metrics(single).keys() != set()
     assert all(math.isfinite(value) for value in spawned.values())
     if task in SAME_STEPS_UNDER_DDP:
@@ -31,5 +49,11 @@ def test_task_trains_under_ddp_on_two_cpu_processes(task, run_task, tmp_path):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_seeded_deterministic_runs_of_a_task_give_identical_metrics(task, run_task, tmp_path):
-    args = [task, "seed=7", "trainer.deterministic=true", *FEW_BATCHES]
+    args = [task, "seed=7", "trainer.deterministic=true", *few_batches(task)]
     assert run_task(*args, run_dir=tmp_path / "a") == run_task(*args, run_dir=tmp_path / "b")
+
+
+def test_the_ddp_tests_of_the_other_tasks_exist():
+    for task, test in DDP_TESTED_ELSEWHERE.items():
+        file, name = test.split("::")
+        assert task in TASKS and f"def {name}(" in (Path(__file__).parent / file).read_text(), test
