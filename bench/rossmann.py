@@ -135,7 +135,7 @@ def ours(module, args: argparse.Namespace) -> tuple[float, float]:
                     "task=rossmann",
                     f"paths.output_dir={out}",
                     f"paths.root_dir={out}",
-                    "callbacks.checkpoint.monitor=null",
+                    "~callbacks.checkpoint",
                     "trainer.enable_progress_bar=false",
                     "+trainer.enable_model_summary=false",
                     "+trainer.limit_val_batches=0",
