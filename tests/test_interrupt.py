@@ -14,6 +14,17 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ["trainer.max_epochs=2", "data.batch_size=256"]  # 75 steps per epoch
+LANGUAGE_MODEL = [  # 80 steps per epoch
+    "trainer.max_epochs=2",
+    "model.emb_sz=32",
+    "model.n_hid=64",
+    "model.n_layers=2",
+    "data.batch_size=32",
+    "data.bptt=20",
+    "+data.max_docs=1000",
+    "data.n_workers=1",
+    "test=false",
+]
 
 
 def start_and_signal(args: list[str], marker: Path, signum: int) -> subprocess.CompletedProcess:
@@ -60,3 +71,31 @@ def test_signalled_movielens_run_resumes_to_the_uninterrupted_result(run_task, t
 
     resumed = run_task("movielens", *MOVIELENS, "ckpt_path=last", run_dir=run_dir)
     assert resumed["val/rmse"] == pytest.approx(full["val/rmse"], rel=1e-5)
+
+
+def test_signalled_language_model_resumes_to_the_uninterrupted_result(run_task, tmp_path, cache_dir):
+    """The loader's position, the carried hidden state and the dropout masks' generator all resume."""
+    full = run_task("imdb_lm", *LANGUAGE_MODEL, run_dir=tmp_path / "full")
+
+    run_dir, marker = tmp_path / "stopped", tmp_path / "marker"
+    result = start_and_signal(
+        [
+            "task=imdb_lm",
+            *LANGUAGE_MODEL,
+            "trainer.enable_progress_bar=false",
+            f"paths.root_dir={tmp_path}",
+            f"paths.cache_dir={cache_dir}",
+            f"hydra.run.dir={run_dir}",
+            "+callbacks.slow._target_=toy.SlowAfterStep",
+            "+callbacks.slow.step=100",
+            f"+callbacks.slow.marker={marker}",
+        ],
+        marker,
+        signal.SIGTERM,
+    )
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 100 <= checkpoint["global_step"] < 160, result.stderr[-2000:]
+    assert "lm_state" in checkpoint and not (run_dir / "encoder.pt").exists()
+
+    resumed = run_task("imdb_lm", *LANGUAGE_MODEL, "ckpt_path=last", run_dir=run_dir)
+    assert resumed["val/loss"] == pytest.approx(full["val/loss"], rel=1e-5)

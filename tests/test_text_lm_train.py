@@ -57,11 +57,15 @@ def test_wikitext_and_arxiv_language_models_learn(run_task, tmp_path, task, epoc
         assert "test/ppl" in json.loads((tmp_path / task / "metrics.json").read_text())
 
 
-def test_language_model_trains_under_ddp_on_cpu(run_task, tmp_path):
-    metrics = run_task(
-        "imdb_lm", *SMALL, "trainer=ddp_cpu", "trainer.max_epochs=2", "test=false", run_dir=tmp_path / "ddp"
-    )
-    assert metrics["val/ppl"] < 20
+def test_language_model_under_ddp_on_cpu_agrees_with_one_process(run_task, tmp_path):
+    """2 ranks of 16 rows read the halves of one process's 32 rows, window for window: the same
+    batches; only the dropout masks differ, so the losses agree within the spread across seeds
+    (1.57 to 1.64 for seeds 1, 2 and 42)."""
+    common = [*SMALL, "trainer.max_epochs=2", "test=false"]
+    one = run_task("imdb_lm", *common, run_dir=tmp_path / "one")
+    ddp = run_task("imdb_lm", *common, "trainer=ddp_cpu", "data.batch_size=16", run_dir=tmp_path / "ddp")
+    assert ddp["val/ppl"] < 20
+    assert ddp["val/loss"] == pytest.approx(one["val/loss"], rel=0.05)
     assert (tmp_path / "ddp" / "encoder.pt").is_file()
 
 

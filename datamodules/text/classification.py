@@ -224,6 +224,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
                 train, valid = np.sort(shuffled[n_valid:]), np.sort(shuffled[:n_valid])
         if not len(train):
             raise DataError(f"{self.folder} has no labelled training documents")
+        self._check_labels_seen(corpus, train, {"validation": valid, "test": test})
         self.docs = {"train": train, "valid": valid, "test": test}
         tokens = corpus.tokens
         if self.vocab_path is not None:
@@ -233,6 +234,19 @@ class TextClassificationDataModule(pl.LightningDataModule):
             counts = np.bincount(train_ids, minlength=len(tokens.types))
             self.vocab = Vocab.from_counts(tokens.types, counts, self.max_vocab, self.min_freq)
         self._to_vocab = self.vocab.lookup(tokens.types)
+
+    def _check_labels_seen(self, corpus: TokenizedCorpus, train: np.ndarray, others: dict[str, np.ndarray]) -> None:
+        """A label that no training document has cannot be learnt: name it and where it occurs."""
+        known = set(corpus.labels[train].tolist())
+        for split, docs in others.items():
+            unseen = docs[~np.isin(corpus.labels[docs], list(known))]
+            if len(unseen):
+                names = sorted({corpus.label_names[c] for c in corpus.labels[unseen]})
+                raise DataError(
+                    f"{self.folder}: {len(unseen)} {split} document(s) have label(s) that no training document has: "
+                    f"{', '.join(map(repr, names[:5]))} (e.g. {corpus.names[unseen[0]]}); the classifier cannot "
+                    f"learn them: add training documents with these labels or leave these documents out"
+                )
 
     def dataset(self, split: str) -> PaddedDocuments:
         docs = self.docs[split]

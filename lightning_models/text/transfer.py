@@ -118,11 +118,15 @@ class EncoderTransfer:
         path = Path(path)
         vocab_path = self.hparams.get("vocab_path")
         itos = read_itos(vocab_path) if vocab_path else None
-        beside = path.with_name("vocab.json")
-        if encoder_vocab_path:
-            encoder_itos = read_itos(encoder_vocab_path)
-        else:
-            encoder_itos = read_itos(beside) if beside.exists() else None
+        encoder_vocab = Path(encoder_vocab_path) if encoder_vocab_path else path.with_name("vocab.json")
+        encoder_itos = None
+        if encoder_vocab_path or encoder_vocab.exists():
+            encoder_itos = read_itos(encoder_vocab)
+        elif itos is not None:
+            raise CheckpointError(
+                f"no vocab.json beside {path}: give model.encoder_vocab_path, the vocabulary the encoder "
+                f"was trained with, so that its embedding rows can be matched to this model's tokens"
+            )
         load_encoder(self.encoder, path, itos, encoder_itos)
         log.info(f"loaded the encoder weights of {path}")
 
