@@ -22,7 +22,7 @@ TEXT_TASKS = {"imdb_lm", "arxiv_lm", "wikitext_lm", "imdb_clas", "arxiv_clas", "
 DDP_TESTED_ELSEWHERE = {
     "movielens": "test_training_modes.py::test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process",
     "rossmann": "test_rossmann.py::test_val_rmspe_under_ddp_is_the_rmspe_of_all_validation_rows",
-    "imdb_lm": "test_text_lm_train.py::test_language_model_trains_under_ddp_on_cpu",
+    "imdb_lm": "test_text_lm_train.py::test_language_model_under_ddp_on_cpu_agrees_with_one_process",
     "imdb_clas": "test_text_classifier.py::test_classifier_under_ddp_on_cpu_agrees_with_one_process",
 }
 
