@@ -27,6 +27,7 @@ from datamodules.download import (
     download_dataset,
 )
 from datamodules.samples import rossmann_sample, synthetic_digits, write_idx, write_rossmann_tables
+from datamodules.text import LanguageModelDataModule
 
 
 @dataclass
@@ -427,3 +428,20 @@ def test_rossmann_download_needs_a_digest_then_reads_the_archive(server, monkeyp
     dm.prepare_data()
     assert dm.describe()["emb_szs"][0][0] == 4  # three stores and the unknown code
     assert server.hits["/rossmann.tgz"] == 1
+
+
+def test_imdb_download_feeds_the_language_model(server, monkeypatch, tmp_path):
+    reviews = {
+        "aclImdb/train/pos/0_9.txt": b"A wonderful film.",
+        "aclImdb/train/neg/1_2.txt": b"A dull film.",
+        "aclImdb/train/unsup/2_0.txt": b"Some film.",
+        "aclImdb/test/pos/3_8.txt": b"Great acting.",
+        "aclImdb/test/neg/4_1.txt": b"Bad acting.",
+    }
+    body = tar_gz(reviews)
+    register(monkeypatch, "imdb", [server.serve("/aclImdb_v1.tar.gz", body)], sha256(body), "tar", "aclImdb")
+    dm = LanguageModelDataModule(download=True, n_workers=1, min_freq=1, cache_dir=str(tmp_path / "cache"))
+    dm.prepare_data()
+    assert len(dm.tokenized.splits) == 5 and server.hits["/aclImdb_v1.tar.gz"] == 1
+    with pytest.raises(ValueError, match="no public arxiv dataset to download"):
+        LanguageModelDataModule(corpus="arxiv", download=True, cache_dir=str(tmp_path / "cache")).prepare_data()

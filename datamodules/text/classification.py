@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.files import DataError
 from datamodules.text.corpora import CORPORA, TokenizedCorpus, open_corpus, tokenize_corpus
-from datamodules.text.lm import SAMPLES, gather_documents, sample_folder, vocab_file
+from datamodules.text.lm import SAMPLES, corpus_folder, gather_documents, vocab_file
 from datamodules.text.vocab import Vocab
 
 
@@ -148,11 +148,13 @@ class TextClassificationDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str = ".cache/fastlightning",
+        download: bool = False,
+        dataset: str | None = None,
     ) -> None:
         super().__init__()
         if corpus not in CORPORA or corpus == "wikitext":
             raise ValueError(f"unknown classification corpus {corpus!r}: choose one of imdb, arxiv, folder, csv")
-        if data_dir is None and corpus not in SAMPLES:
+        if data_dir is None and not download and corpus not in SAMPLES:
             raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
         if not 0 <= valid_pct < 1:
             raise ValueError(f"valid_pct must lie in [0, 1), got {valid_pct}")
@@ -171,19 +173,18 @@ class TextClassificationDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.cache_dir = Path(cache_dir)
+        self.download = download
+        self.public_dataset = dataset
         self.tokenized: TokenizedCorpus | None = None
         self.vocab: Vocab | None = None
         self.docs: dict[str, np.ndarray] = {}
 
     @property
     def folder(self) -> Path:
-        if self.data_dir is None:
-            return sample_folder(self.cache_dir, self.corpus)
-        return Path(self.data_dir)
+        """``data_dir``, the downloaded dataset or the built-in sample (see ``corpus_folder``)."""
+        return corpus_folder(self.corpus, self.data_dir, self.download, self.public_dataset, self.cache_dir)
 
     def prepare_data(self) -> None:
-        if self.data_dir is None:
-            SAMPLES[self.corpus](self.folder)
         self._tokenize()
 
     def _tokenize(self) -> TokenizedCorpus:

@@ -21,6 +21,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from datamodules.download import local_or_downloaded
 from datamodules.files import DataError
 from datamodules.samples import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
 from datamodules.text.corpora import CORPORA, TokenizedCorpus, open_corpus, tokenize_corpus
@@ -32,6 +33,20 @@ SAMPLES = {"imdb": write_imdb_sample, "arxiv": write_arxiv_sample, "wikitext": w
 def sample_folder(cache_dir: str | Path, corpus: str) -> Path:
     """Where the built-in sample of ``corpus`` is written (a new version when its generator changes)."""
     return Path(cache_dir) / "samples" / f"{corpus}-v4"
+
+
+# the public dataset data.download=true fetches for a corpus (data.dataset picks another, e.g. wikitext-2)
+DOWNLOADS = {"imdb": "imdb", "wikitext": "wikitext-103"}
+
+
+def corpus_folder(corpus: str, data_dir: str | None, download: bool, dataset: str | None, cache_dir: Path) -> Path:
+    """``data_dir``; else, with ``download``, the public dataset fetched into the cache once; else the
+    built-in sample of ``corpus``, written once."""
+    name = dataset or DOWNLOADS.get(corpus)
+    if data_dir is None and download and name is None:
+        raise ValueError(f"there is no public {corpus} dataset to download: set data.data_dir to your files")
+    sample = sample_folder(cache_dir, corpus)
+    return local_or_downloaded(data_dir, download, name, cache_dir, None, lambda: SAMPLES[corpus](sample))
 
 
 def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.Generator | None = None) -> np.ndarray:
@@ -224,11 +239,13 @@ class LanguageModelDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str = ".cache/fastlightning",
+        download: bool = False,
+        dataset: str | None = None,
     ) -> None:
         super().__init__()
         if corpus not in CORPORA:
             raise ValueError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
-        if data_dir is None and corpus not in SAMPLES:
+        if data_dir is None and not download and corpus not in SAMPLES:
             raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
         if not 0 < valid_pct < 1:
             raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
@@ -246,19 +263,18 @@ class LanguageModelDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.cache_dir = Path(cache_dir)
+        self.download = download
+        self.public_dataset = dataset
         self.tokenized: TokenizedCorpus | None = None
         self.vocab: Vocab | None = None
         self.docs: dict[str, np.ndarray] = {}
 
     @property
     def folder(self) -> Path:
-        if self.data_dir is None:
-            return sample_folder(self.cache_dir, self.corpus)
-        return Path(self.data_dir)
+        """``data_dir``, the downloaded dataset or the built-in sample (see ``corpus_folder``)."""
+        return corpus_folder(self.corpus, self.data_dir, self.download, self.public_dataset, self.cache_dir)
 
     def prepare_data(self) -> None:
-        if self.data_dir is None:
-            SAMPLES[self.corpus](self.folder)
         self._tokenize()
 
     def _tokenize(self) -> TokenizedCorpus:
