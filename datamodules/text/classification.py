@@ -12,15 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.files import DataError
-from datamodules.text.corpora import CORPORA, TokenizedCorpus, open_corpus, tokenize_corpus
-from datamodules.text.lm import SAMPLES, corpus_folder, gather_documents, vocab_file
-from datamodules.text.vocab import Vocab
+from datamodules.text.corpora import CORPORA, TokenizedCorpus
+from datamodules.text.corpus_data import CorpusDataModule, gather_documents, vocab_file
 
 
 class PaddedDocuments(Dataset):
@@ -116,7 +114,7 @@ class SortishSampler(DistributedSampler):
         return (torch.from_numpy(np.ascontiguousarray(b)) for b in batches)
 
 
-class TextClassificationDataModule(pl.LightningDataModule):
+class TextClassificationDataModule(CorpusDataModule):
     """Labelled documents of a corpus (``corpus``: imdb, arxiv, folder, csv) for a text classifier.
 
     IMDB: neg/pos (unsup excluded); arXiv: the first (main) category; folders: the subfolder; CSV: the
@@ -151,46 +149,19 @@ class TextClassificationDataModule(pl.LightningDataModule):
         download: bool = False,
         dataset: str | None = None,
     ) -> None:
-        super().__init__()
         if corpus not in CORPORA or corpus == "wikitext":
             raise ValueError(f"unknown classification corpus {corpus!r}: choose one of imdb, arxiv, folder, csv")
-        if data_dir is None and not download and corpus not in SAMPLES:
-            raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
         if not 0 <= valid_pct < 1:
             raise ValueError(f"valid_pct must lie in [0, 1), got {valid_pct}")
-        self.corpus = corpus
-        self.data_dir = data_dir
-        self.vocab_path = vocab_path
+        super().__init__(
+            corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
+            n_workers, num_workers, seed, cache_dir, download, dataset,
+        )  # fmt: skip
         self.batch_size = batch_size
         self.max_len = max_len
         self.valid_pct = valid_pct
-        self.max_vocab = max_vocab
-        self.min_freq = min_freq
         self.max_train_docs = max_train_docs
         self.max_test_docs = max_test_docs
-        self.columns = {"text_cols": text_cols, "label_col": label_col, "split_col": split_col}
-        self.n_workers = n_workers
-        self.num_workers = num_workers
-        self.seed = seed
-        self.cache_dir = Path(cache_dir)
-        self.download = download
-        self.public_dataset = dataset
-        self.tokenized: TokenizedCorpus | None = None
-        self.vocab: Vocab | None = None
-        self.docs: dict[str, np.ndarray] = {}
-
-    @property
-    def folder(self) -> Path:
-        """``data_dir``, the downloaded dataset or the built-in sample (see ``corpus_folder``)."""
-        return corpus_folder(self.corpus, self.data_dir, self.download, self.public_dataset, self.cache_dir)
-
-    def prepare_data(self) -> None:
-        self._tokenize()
-
-    def _tokenize(self) -> TokenizedCorpus:
-        corpus = open_corpus(self.corpus, self.folder, **self.columns)
-        self.tokenized = tokenize_corpus(corpus, self.cache_dir, self.n_workers)
-        return self.tokenized
 
     @property
     def label_names(self) -> list[str]:
@@ -227,14 +198,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
             raise DataError(f"{self.folder} has no labelled training documents")
         self._check_labels_seen(corpus, train, {"validation": valid, "test": test})
         self.docs = {"train": train, "valid": valid, "test": test}
-        tokens = corpus.tokens
-        if self.vocab_path is not None:
-            self.vocab = Vocab.load(self.vocab_path)
-        else:
-            train_ids, _ = gather_documents(tokens.ids, tokens.offsets, train)
-            counts = np.bincount(train_ids, minlength=len(tokens.types))
-            self.vocab = Vocab.from_counts(tokens.types, counts, self.max_vocab, self.min_freq)
-        self._to_vocab = self.vocab.lookup(tokens.types)
+        self.build_vocab(train)
 
     def _check_labels_seen(self, corpus: TokenizedCorpus, train: np.ndarray, others: dict[str, np.ndarray]) -> None:
         """A label that no training document has cannot be learnt: name it and where it occurs."""

@@ -12,7 +12,6 @@ loader's position (epoch, batch) is a ``state_dict`` that Lightning saves in che
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,32 +20,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from datamodules.download import local_or_downloaded
 from datamodules.files import DataError
-from datamodules.samples import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
-from datamodules.text.corpora import CORPORA, TokenizedCorpus, open_corpus, tokenize_corpus
-from datamodules.text.vocab import Vocab
-
-SAMPLES = {"imdb": write_imdb_sample, "arxiv": write_arxiv_sample, "wikitext": write_wikitext_sample}
-
-
-def sample_folder(cache_dir: str | Path, corpus: str) -> Path:
-    """Where the built-in sample of ``corpus`` is written (a new version when its generator changes)."""
-    return Path(cache_dir) / "samples" / f"{corpus}-v4"
-
-
-# the public dataset data.download=true fetches for a corpus (data.dataset picks another, e.g. wikitext-2)
-DOWNLOADS = {"imdb": "imdb", "wikitext": "wikitext-103"}
-
-
-def corpus_folder(corpus: str, data_dir: str | None, download: bool, dataset: str | None, cache_dir: Path) -> Path:
-    """``data_dir``; else, with ``download``, the public dataset fetched into the cache once; else the
-    built-in sample of ``corpus``, written once."""
-    name = dataset or DOWNLOADS.get(corpus)
-    if data_dir is None and download and name is None:
-        raise ValueError(f"there is no public {corpus} dataset to download: set data.data_dir to your files")
-    sample = sample_folder(cache_dir, corpus)
-    return local_or_downloaded(data_dir, download, name, cache_dir, None, lambda: SAMPLES[corpus](sample))
+from datamodules.text.corpora import CORPORA
+from datamodules.text.corpus_data import CorpusDataModule, gather_documents, vocab_file
 
 
 def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.Generator | None = None) -> np.ndarray:
@@ -68,24 +44,6 @@ def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.G
     bounds = np.maximum.accumulate(bounds - steps) + steps
     bounds = np.minimum(bounds, n_tokens - (n - steps))
     return bounds
-
-
-def vocab_file(vocab: Vocab, cache_dir: Path) -> Path:
-    """``vocab`` as a ``vocab.json`` in the cache, named by its content (the path a model's hparams keep)."""
-    digest = hashlib.sha256("\n".join(vocab.itos).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / "vocabs" / f"{digest}.json"
-    if not path.is_file():
-        vocab.save(path)
-    return path
-
-
-def gather_documents(ids: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The documents ``docs`` (in that order) of the ragged array ``ids``/``offsets``, concatenated."""
-    lengths = offsets[docs + 1] - offsets[docs]
-    new_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new_offsets[1:])
-    parts = [ids[offsets[d] : offsets[d + 1]] for d in docs.tolist()]
-    return (np.concatenate(parts) if parts else ids[:0]), new_offsets
 
 
 class BpttSampler:
@@ -205,7 +163,7 @@ class LMLoader:
         self.sampler.load_state_dict(state)
 
 
-class LanguageModelDataModule(pl.LightningDataModule):
+class LanguageModelDataModule(CorpusDataModule):
     """The token streams of a corpus for a language model (``corpus``: imdb, arxiv, wikitext, folder, csv).
 
     ``data_dir`` is the corpus as distributed (the ``aclImdb`` tree or an IMDB CSV, the arXiv CSV /
@@ -242,45 +200,22 @@ class LanguageModelDataModule(pl.LightningDataModule):
         download: bool = False,
         dataset: str | None = None,
     ) -> None:
-        super().__init__()
         if corpus not in CORPORA:
             raise ValueError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
-        if data_dir is None and not download and corpus not in SAMPLES:
-            raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
         if not 0 < valid_pct < 1:
             raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
-        self.corpus = corpus
-        self.data_dir = data_dir
+        super().__init__(
+            corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
+            n_workers, num_workers, seed, cache_dir, download, dataset,
+        )  # fmt: skip
         self.batch_size = batch_size
         self.bptt = bptt
         self.valid_pct = valid_pct
-        self.max_vocab = max_vocab
-        self.min_freq = min_freq
-        self.vocab_path = vocab_path
         self.max_docs = max_docs
-        self.columns = {"text_cols": text_cols, "label_col": label_col, "split_col": split_col}
-        self.n_workers = n_workers
-        self.num_workers = num_workers
-        self.seed = seed
-        self.cache_dir = Path(cache_dir)
-        self.download = download
-        self.public_dataset = dataset
-        self.tokenized: TokenizedCorpus | None = None
-        self.vocab: Vocab | None = None
-        self.docs: dict[str, np.ndarray] = {}
 
-    @property
-    def folder(self) -> Path:
-        """``data_dir``, the downloaded dataset or the built-in sample (see ``corpus_folder``)."""
-        return corpus_folder(self.corpus, self.data_dir, self.download, self.public_dataset, self.cache_dir)
-
-    def prepare_data(self) -> None:
-        self._tokenize()
-
-    def _tokenize(self) -> TokenizedCorpus:
-        corpus = open_corpus(self.corpus, self.folder, label_field=self.corpus == "arxiv", **self.columns)
-        self.tokenized = tokenize_corpus(corpus, self.cache_dir, self.n_workers)
-        return self.tokenized
+    def corpus_options(self) -> dict:
+        """arXiv's category is a field of the text (the lesson's language model saw it)."""
+        return {"label_field": self.corpus == "arxiv"}
 
     def setup(self, stage: str | None = None) -> None:
         if self.vocab is not None:
@@ -297,14 +232,7 @@ class LanguageModelDataModule(pl.LightningDataModule):
             n_valid = max(1, int(round(self.valid_pct * len(every))))
             train, valid, test = np.sort(every[n_valid:]), np.sort(every[:n_valid]), every[:0]
         self.docs = {"train": train, "valid": valid, "test": test}
-        tokens = corpus.tokens
-        if self.vocab_path is not None:
-            self.vocab = Vocab.load(self.vocab_path)
-        else:
-            train_ids, _ = gather_documents(tokens.ids, tokens.offsets, train)
-            counts = np.bincount(train_ids, minlength=len(tokens.types))
-            self.vocab = Vocab.from_counts(tokens.types, counts, self.max_vocab, self.min_freq)
-        self._to_vocab = self.vocab.lookup(tokens.types)
+        self.build_vocab(train)
 
     def stream(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary ids (int32) and document offsets of the documents of ``split`` (train, valid, test)."""
