@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
-from lightning_models.callbacks.schedules import StepSchedule, anneal
+from lightning_models.callbacks.schedules import StepSchedule, one_cycle
 
 
 class GradualUnfreezing(Callback):
@@ -108,9 +108,7 @@ class UnfreezingStages(StepSchedule):
         return self.stages[-1], 1.0
 
     def _cycle(self, pct: float, values: Sequence[float]) -> float:
-        if pct < self.pct_start:
-            return anneal(values[0], values[1], pct / self.pct_start, self.anneal)
-        return anneal(values[1], values[2], (pct - self.pct_start) / (1 - self.pct_start), self.anneal)
+        return one_cycle(pct, values, self.pct_start, self.anneal)
 
     def lr_factor(self, step: int) -> float:
         stage, pct = self._position(step)

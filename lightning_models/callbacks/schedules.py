@@ -25,6 +25,14 @@ def anneal(start: float, end: float, pct: float, kind: str) -> float:
     raise ValueError(f"unknown annealing {kind!r}: choose 'cos' or 'linear'")
 
 
+def one_cycle(pct: float, values: Sequence[float], pct_start: float, kind: str) -> float:
+    """Value ``pct`` (0..1) of the way through one cycle: ``values[0]`` up (or down) to ``values[1]`` over
+    the first ``pct_start``, then on to ``values[2]``."""
+    if pct < pct_start:
+        return anneal(values[0], values[1], pct / pct_start, kind)
+    return anneal(values[1], values[2], min(1.0, (pct - pct_start) / (1 - pct_start)), kind)
+
+
 class StepSchedule(Callback):
     """Base: subclasses give ``lr_factor(step)`` and, optionally, ``momentum(step)``."""
 
@@ -163,10 +171,7 @@ class OneCycle(StepSchedule):
         self.anneal = anneal
 
     def _phase(self, step: int, values: Sequence[float]) -> float:
-        pct = step / self.total_steps
-        if pct < self.pct_start:
-            return anneal(values[0], values[1], pct / self.pct_start, self.anneal)
-        return anneal(values[1], values[2], min(1.0, (pct - self.pct_start) / (1 - self.pct_start)), self.anneal)
+        return one_cycle(step / self.total_steps, values, self.pct_start, self.anneal)
 
     def lr_factor(self, step: int) -> float:
         return self._phase(step, (1 / self.div, 1.0, 1 / self.final_div))
