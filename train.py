@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import hydra
@@ -103,6 +104,10 @@ def run_stage(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("tune_lr") and not any(isinstance(c, LRFinder) for c in callbacks):
         callbacks.append(LRFinder())
     loggers = instantiate_group(cfg.get("logger"))
+    if not (Path(cfg.paths.output_dir) / "metrics.csv").exists():
+        # Hydra has already written the config and train.log here; the CSV logger's warning that it will
+        # delete earlier log files matters only when there is an earlier metrics.csv
+        warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all")
 
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg)
