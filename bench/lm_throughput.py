@@ -4,15 +4,16 @@
 
 Both train with their own training loop on the same random token stream with the same sizes,
 batch, bptt, dropouts, Adam, AR/TAR (2, 1) and gradient clipping (0.3), in float32, on this CPU.
-Tokens per second are counted from the second step on; the two run alternately ``--rounds`` times
-and each keeps its best round, which tames the noise of a shared machine.
+Tokens per second (wall and CPU time) are counted from the second step on; the two run alternately
+``--rounds`` times and the ratio is the median of the rounds' ratios, which tames the noise of a shared
+machine (with ``--threads 1`` the CPU-time figure is the least disturbed by other processes).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.clock import Clock  # noqa: E402
 from datamodules.text.lm import LMLoader  # noqa: E402
 from lightning_models.text import LanguageModel  # noqa: E402
 
@@ -29,20 +31,20 @@ DROPOUTS = {"dropoute": 0.02, "dropouti": 0.25, "dropouth": 0.15, "dropout": 0.1
 
 
 class StepClock(pl.Callback):
-    """Seconds and tokens from the start of the second training step to the end of training."""
+    """(Wall, CPU) seconds and tokens from the start of the second training step to the end of training."""
 
     def __init__(self) -> None:
-        self.start = None
+        self.clock = Clock()
         self.tokens = 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if batch_idx == 1:
-            self.start = time.perf_counter()
+            self.clock.start()
         if batch_idx >= 1:
             self.tokens += batch[0].numel()
 
     def on_train_end(self, trainer, pl_module) -> None:
-        self.seconds = time.perf_counter() - self.start
+        self.seconds = self.clock.stop()
 
 
 def ours(stream: np.ndarray, args: argparse.Namespace) -> float:
@@ -70,7 +72,7 @@ def ours(stream: np.ndarray, args: argparse.Namespace) -> float:
         callbacks=[clock],
     )
     trainer.fit(model, train_dataloaders=loader)
-    return clock.tokens / clock.seconds
+    return tuple(clock.tokens / seconds for seconds in clock.seconds)
 
 
 def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> float | None:
@@ -87,20 +89,20 @@ def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> float | None:
     except ImportError:
         return None
 
-    class Clock(Callback):
+    class TokenClock(Callback):
         order = 100
 
         def before_fit(self):
-            self.start, self.tokens = None, 0
+            self.clock, self.tokens = Clock(), 0
 
         def before_batch(self):
             if self.training and self.iter == 1:
-                self.start = time.perf_counter()
+                self.clock.start()
             if self.training and self.iter >= 1:
                 self.tokens += self.xb[0].numel()
 
         def after_train(self):
-            self.seconds = time.perf_counter() - self.start
+            self.seconds = self.clock.stop()
 
     tokens = torch.from_numpy(stream.astype(np.int64))
     train = LMDataLoader([tokens], bs=args.bs, seq_len=args.bptt, shuffle=False)
@@ -119,7 +121,7 @@ def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> float | None:
         "weight_p": DROPOUTS["wdrop"],
     }
     model = get_language_model(AWD_LSTM, args.vocab, config=config)
-    clock = Clock()
+    clock = TokenClock()
     learn = Learner(
         DataLoaders(train, valid),
         model,
@@ -132,7 +134,7 @@ def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> float | None:
     learn.add_cb(GradientClip(0.3))
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, 1e-3)
-    return clock.tokens / clock.seconds
+    return tuple(clock.tokens / seconds for seconds in clock.seconds)
 
 
 def main() -> None:
@@ -155,22 +157,23 @@ def main() -> None:
         f"AWD-LSTM {args.emb_sz}/{args.n_hid}/{args.n_layers}, vocab {args.vocab}, batch {args.bs} x bptt {args.bptt}, "
         f"{args.threads} threads, {args.steps} steps x {args.rounds} rounds"
     )
-    results: dict[str, list[float]] = {"ours": [], "fastai": []}
+    results: dict[str, list[tuple[float, float]]] = {"ours": [], "fastai": []}
     for round_ in range(args.rounds):
-        results["ours"].append(ours(stream, args))
-        print(f"round {round_ + 1}: ours   {results['ours'][-1]:9.0f} tokens/s")
-        peer = fastai_peer(stream, args)
-        if peer is None:
-            print("fastai is not installed: skipping the fastai v2 measurement")
-            break
-        results["fastai"].append(peer)
-        print(f"round {round_ + 1}: fastai {peer:9.0f} tokens/s")
-    best = {name: max(values) for name, values in results.items() if values}
-    print(f"\nbest: ours {best['ours']:.0f} tokens/s", end="")
-    if "fastai" in best:
-        print(f", fastai v2 {best['fastai']:.0f} tokens/s, ratio {best['ours'] / best['fastai']:.2f} (target >= 1)")
-    else:
-        print()
+        for name, contender in (("ours", ours), ("fastai", fastai_peer)):
+            rates = contender(stream, args)
+            if rates is None:
+                print("fastai is not installed: skipping the fastai v2 measurement")
+                continue
+            results[name].append(rates)
+            print(f"round {round_ + 1}: {name:6s} {rates[0]:9.0f} tokens/s, {rates[1]:9.0f} tokens per CPU second")
+    if not results["fastai"]:
+        return
+    for clock, index in (("wall", 0), ("CPU", 1)):
+        ratios = [o[index] / f[index] for o, f in zip(results["ours"], results["fastai"], strict=True)]
+        print(
+            f"ours / fastai v2, tokens per {clock} second: median {statistics.median(ratios):.2f} (target >= 1; "
+            f"per round: {', '.join(f'{r:.2f}' for r in ratios)})"
+        )
 
 
 if __name__ == "__main__":

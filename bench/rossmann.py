@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.clock import Clock  # noqa: E402
+
 DATA_DIR = "/work/shared/data/rossmann"
 LESSON_WINDOW = ("2014-08-01", "2014-09-17")
 LESSON_SCHEDULE = ["callbacks.schedule.flat_epochs=3", "callbacks.schedule.cycles=[1,1,1,1,1,4,4]"]
@@ -76,17 +78,6 @@ def bench_prepare(args: argparse.Namespace) -> None:
 
 
 # ----- training throughput
-
-
-class Clock:
-    """Wall time and this process's CPU time between start() and stop(). On a shared machine the CPU time
-    is what a run costs, whatever the other processes do; with one thread it is the run's own work."""
-
-    def start(self) -> None:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def stop(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def load_data(args: argparse.Namespace):
