@@ -47,7 +47,7 @@ class StepClock(pl.Callback):
         self.seconds = self.clock.stop()
 
 
-def ours(stream: np.ndarray, args: argparse.Namespace) -> float:
+def ours(stream: np.ndarray, args: argparse.Namespace) -> tuple[float, float]:
     model = LanguageModel(
         vocab_sz=args.vocab,
         emb_sz=args.emb_sz,
@@ -75,7 +75,7 @@ def ours(stream: np.ndarray, args: argparse.Namespace) -> float:
     return tuple(clock.tokens / seconds for seconds in clock.seconds)
 
 
-def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> float | None:
+def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> tuple[float, float] | None:
     try:
         from fastai.callback.core import Callback
         from fastai.callback.rnn import ModelResetter, RNNCallback, RNNRegularizer
