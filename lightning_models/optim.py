@@ -36,13 +36,17 @@ def param_groups(
     lrs: Sequence[float],
     weight_decay: float = 0.0,
 ) -> list[dict]:
-    """Two optimizer groups per layer group (decayed, not decayed); empty ones are left out."""
+    """Two optimizer groups per layer group (decayed, not decayed); empty ones are left out.
+
+    Without weight decay the two would be alike, so each layer group is one optimizer group: a
+    fused optimizer step costs a kernel launch and its Python bookkeeping per group.
+    """
     if len(lrs) != len(layer_groups):
         raise ValueError(f"got {len(lrs)} learning rates for {len(layer_groups)} layer groups")
     seen: set[int] = set()
     groups = []
     for i, (module, lr) in enumerate(zip(layer_groups, lrs, strict=True)):
-        no_decay = _no_decay_params(module)
+        no_decay = _no_decay_params(module) if weight_decay else set()
         decay, plain = [], []
         for p in module.parameters():
             if id(p) in seen:

@@ -32,6 +32,17 @@ def test_optimizer_groups_follow_layer_groups_and_skip_decay_on_biases_and_norms
     assert every == {id(p) for p in model.parameters()}
 
 
+def test_without_weight_decay_each_layer_group_is_one_optimizer_group():
+    model = ToyRegressor(lr=0.01, lr_div=2.6, weight_decay=0.0)
+    optimizer = model.configure_optimizers()
+    groups = [(g["layer_group"], g["lr"], g["weight_decay"], len(g["params"])) for g in optimizer.param_groups]
+    assert groups == [
+        (0, pytest.approx(0.01 / 2.6**2), 0.0, 4),
+        (1, pytest.approx(0.01 / 2.6), 0.0, 2),
+        (2, pytest.approx(0.01), 0.0, 2),
+    ]
+
+
 def test_sgd_and_adam_by_name():
     sgd = ToyRegressor(optimizer="sgd", momentum=0.8).configure_optimizers()
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.8
