@@ -157,12 +157,14 @@ def main() -> None:
         f"AWD-LSTM {args.emb_sz}/{args.n_hid}/{args.n_layers}, vocab {args.vocab}, batch {args.bs} x bptt {args.bptt}, "
         f"{args.threads} threads, {args.steps} steps x {args.rounds} rounds"
     )
-    results: dict[str, list[tuple[float, float]]] = {"ours": [], "fastai": []}
+    contenders = {"ours": ours, "fastai": fastai_peer}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for round_ in range(args.rounds):
-        for name, contender in (("ours", ours), ("fastai", fastai_peer)):
+        for name, contender in list(contenders.items()):
             rates = contender(stream, args)
             if rates is None:
                 print("fastai is not installed: skipping the fastai v2 measurement")
+                del contenders[name]
                 continue
             results[name].append(rates)
             print(f"round {round_ + 1}: {name:6s} {rates[0]:9.0f} tokens/s, {rates[1]:9.0f} tokens per CPU second")

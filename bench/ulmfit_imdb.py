@@ -73,7 +73,7 @@ def train_lm(args: argparse.Namespace, lm_dir: Path, cache: Path, common: list[s
     lm, seconds = run("imdb_lm", lm_dir, cache, [*common, *lm_options, f"seed={args.seed}"])
     print(
         f"language model: {args.lm_docs} reviews, {args.lm_epochs} epochs"
-        f"{f' on from {args.lm_from}' if args.lm_from else ''}: val/ppl {lm['val/ppl']:.1f}, {seconds:.0f} s",
+        f"{f', continued from {args.lm_from}' if args.lm_from else ''}: val/ppl {lm['val/ppl']:.1f}, {seconds:.0f} s",
         flush=True,
     )
     return {"docs": args.lm_docs, "epochs": args.lm_epochs, "val_ppl": lm["val/ppl"], "seconds": seconds}
