@@ -68,6 +68,10 @@ def _one_buffer(weights: list[torch.Tensor]) -> list[torch.Tensor]:
     return views
 
 
+# torch.lstm's positional flags, for one batch-first unidirectional layer with biases (dropout is ours)
+HAS_BIASES, ONE_LAYER, NO_DROPOUT, UNIDIRECTIONAL, BATCH_FIRST = True, 1, 0.0, False, True
+
+
 class WeightDropLSTM(nn.Module):
     """A one-layer LSTM (batch first) with DropConnect on its hidden-to-hidden weights.
 
@@ -96,7 +100,13 @@ class WeightDropLSTM(nn.Module):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        output, h, c = torch.lstm(x, state, self.flat_weights(), True, 1, 0.0, self.training, False, True)
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # the CPU kernel under autocast fails on float32 inputs (torch 2.14): give it the autocast dtype
+            dtype = torch.get_autocast_dtype("cpu")
+            x, state = x.to(dtype), (state[0].to(dtype), state[1].to(dtype))
+        output, h, c = torch.lstm(
+            x, state, self.flat_weights(), HAS_BIASES, ONE_LAYER, NO_DROPOUT, self.training, UNIDIRECTIONAL, BATCH_FIRST
+        )
         return output, (h, c)
 
     def extra_repr(self) -> str:
