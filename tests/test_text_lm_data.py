@@ -139,3 +139,13 @@ def test_wikitext_keeps_its_own_splits(tmp_path):
     assert (splits[dm.docs["valid"]] == 1).all() and (splits[dm.docs["test"]] == 2).all()
     assert len(dm.test_dataloader()) > 0
     assert "xxunk" in dm.vocab.textify(dm.stream("train")[0][:2000])
+
+
+def test_an_abandoned_pass_does_not_shorten_the_next_one():
+    # Lightning's sanity check reads two validation batches and drops the iterator: the first real
+    # validation must still see every batch
+    ids, offsets = _toy(n_tokens=4 * 101)
+    loader = LMLoader(ids, offsets, batch_size=4, bptt=10, shuffle=False, random_bptt=False)
+    it = iter(loader)
+    next(it), next(it)
+    assert len(list(loader)) == len(loader) == 10

@@ -50,7 +50,9 @@ class BpttSampler:
     """The windows of one epoch over rows of ``row_len`` tokens, and the position within the epoch.
 
     Lightning calls ``set_epoch`` at each epoch start (through the loader's ``sampler`` attribute);
-    without it the epoch advances after every full pass.
+    without it the epoch advances after every pass. A pass that is abandoned (Lightning's sanity
+    check reads two batches) leaves no trace: the next pass starts at the epoch's first window,
+    unless ``load_state_dict`` said where to go on.
     """
 
     def __init__(self, row_len: int, bptt: int, random: bool, seed: int = 0) -> None:
@@ -61,34 +63,41 @@ class BpttSampler:
         self.random = random
         self.seed = seed
         self.epoch = 0
-        self.batch = 0
+        self._skip = 0
+        self._pass: dict | None = None
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:
-            self.epoch, self.batch = epoch, 0
+            self.epoch, self._skip = epoch, 0
 
-    def bounds(self) -> np.ndarray:
-        generator = np.random.default_rng([self.seed, self.epoch]) if self.random else None
+    def bounds(self, epoch: int | None = None) -> np.ndarray:
+        epoch = self.epoch if epoch is None else epoch
+        generator = np.random.default_rng([self.seed, epoch]) if self.random else None
         return window_bounds(self.row_len - 1, self.bptt, self.random, generator)
 
     def __len__(self) -> int:
         return len(self.bounds()) - 1
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        bounds = self.bounds()
-        while self.batch < len(bounds) - 1:
-            self.batch += 1
-            yield int(bounds[self.batch - 1]), int(bounds[self.batch])
-        self.epoch, self.batch = self.epoch + 1, 0
+        epoch, skip = self.epoch, self._skip
+        self.epoch, self._skip = epoch + 1, 0
+        self._pass = {"epoch": epoch, "batch": skip}
+        bounds = self.bounds(epoch)
+        for i in range(skip, len(bounds) - 1):
+            self._pass["batch"] += 1
+            yield int(bounds[i]), int(bounds[i + 1])
+        self._pass = None
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "batch": self.batch}
+        """The pass in progress (epoch, windows handed out), else where the next pass starts."""
+        return dict(self._pass) if self._pass is not None else {"epoch": self.epoch, "batch": self._skip}
 
     def load_state_dict(self, state: dict) -> None:
         """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
-        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
-        if self.batch >= len(self):
-            self.epoch, self.batch = self.epoch + 1, 0
+        epoch, done = int(state["epoch"]), int(state["batch"])
+        if done >= len(self):
+            epoch, done = epoch + 1, 0
+        self.epoch, self._skip = epoch, done
 
 
 class LMLoader:
