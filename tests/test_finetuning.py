@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 from toy import RecordLR, ToyRegressor, toy_loader, toy_trainer
 
-from lightning_models.callbacks import GradualUnfreezing
+from lightning_models.callbacks import GradualUnfreezing, UnfreezingStages
 
 
 def test_unfreezing_schedule_sets_trainable_groups_per_epoch_with_discriminative_lrs():
@@ -46,3 +46,18 @@ def test_freezing_under_ddp_keeps_frozen_groups_unchanged():
     for name, value in model.named_parameters():
         changed = not torch.equal(value, start[name])
         assert changed == name.startswith("out."), name
+
+
+def test_unfreezing_stages_shrunk_onto_one_epoch_unfreeze_within_it():
+    stages = [{"groups": 1, "epochs": 1}, {"groups": 2, "epochs": 1}, {"groups": "all", "epochs": 1}]
+    trainable = []
+
+    class Record(pl.Callback):
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            trainable.append([all(p.requires_grad for p in g.parameters()) for g in pl_module.layer_groups()])
+
+    trainer = toy_trainer([UnfreezingStages(stages), Record()], max_epochs=1)
+    trainer.fit(ToyRegressor(lr=0.1), toy_loader(n_batches=6))
+    assert trainer.current_epoch == 1
+    head, two, everything = [False, False, True], [False, True, True], [True, True, True]
+    assert trainable == [head, head, two, two, everything, everything]

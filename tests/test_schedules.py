@@ -13,7 +13,7 @@ from lightning_models.callbacks import SGDR, FlatCos, LRFinder, OneCycle
 PEAKS = [0.1 / 4, 0.1 / 2, 0.1]  # lr 0.1, lr_div 2: one optimizer group per layer group (no weight decay)
 
 
-def fit_and_record(schedule, n_batches: int, max_epochs: int = 4, **module_args):
+def fit_and_record(schedule, n_batches: int, max_epochs: int | None = 4, **module_args):
     recorder = RecordLR()
     model = ToyRegressor(lr=0.1, lr_div=2.0, **module_args)
     trainer = toy_trainer([schedule, recorder], max_epochs=max_epochs)
@@ -43,7 +43,7 @@ def test_linear_one_cycle_is_the_lessons_triangle():
 
 
 def test_sgdr_restarts_and_sets_the_epochs_with_cycle_mult_2():
-    trainer, rec = fit_and_record(SGDR(cycle_len=1, cycle_mult=2, n_cycles=3), n_batches=4, max_epochs=100)
+    trainer, rec = fit_and_record(SGDR(cycle_len=1, cycle_mult=2, n_cycles=3), n_batches=4, max_epochs=None)
     assert trainer.current_epoch == 7  # 1 + 2 + 4
     assert len(rec.lrs) == 28
     top = [lrs[-1] / 0.1 for lrs in rec.lrs]
@@ -54,14 +54,14 @@ def test_sgdr_restarts_and_sets_the_epochs_with_cycle_mult_2():
 
 
 def test_sgdr_with_cycle_mult_1():
-    trainer, rec = fit_and_record(SGDR(cycle_len=2, n_cycles=3), n_batches=4, max_epochs=1)
+    trainer, rec = fit_and_record(SGDR(cycle_len=2, n_cycles=3), n_batches=4, max_epochs=None)
     assert trainer.current_epoch == 6
     top = [lrs[-1] / 0.1 for lrs in rec.lrs]
     assert [top[s] for s in (0, 4, 8, 12, 16, 20)] == pytest.approx([1.0, 0.5, 1.0, 0.5, 1.0, 0.5])
 
 
 def test_sgdr_warmup_runs_the_first_twentieth_of_the_first_cycle_at_lr_over_100():
-    _, rec = fit_and_record(SGDR(cycle_len=1, n_cycles=2, warmup=True), n_batches=40, max_epochs=1)
+    _, rec = fit_and_record(SGDR(cycle_len=1, n_cycles=2, warmup=True), n_batches=40, max_epochs=None)
     top = [lrs[-1] / 0.1 for lrs in rec.lrs]
     assert top[:2] == pytest.approx([0.01, 0.01])
     assert top[2] == pytest.approx((1 + math.cos(math.pi * 2 / 40)) / 2)
@@ -71,7 +71,7 @@ def test_sgdr_warmup_runs_the_first_twentieth_of_the_first_cycle_at_lr_over_100(
 def test_sgdr_saves_a_loadable_snapshot_at_each_cycle_end(tmp_path):
     model = ToyRegressor(lr=0.1)
     trainer = toy_trainer(
-        [SGDR(cycle_len=1, cycle_mult=2, n_cycles=2, snapshot_name="snap")], default_root_dir=tmp_path
+        [SGDR(cycle_len=1, cycle_mult=2, n_cycles=2, snapshot_name="snap")], max_epochs=None, default_root_dir=tmp_path
     )
     trainer.fit(model, toy_loader(n_batches=4))
     first, last = tmp_path / "checkpoints" / "snap_cyc_0.ckpt", tmp_path / "checkpoints" / "snap_cyc_1.ckpt"
@@ -103,11 +103,32 @@ def test_bad_schedule_settings_are_refused(make):
 
 
 def test_lr_finder_suggestion_keeps_the_discriminative_ratios(tmp_path):
-    recorder, finder = RecordLR(), LRFinder(num_training_steps=20)
+    torch.manual_seed(0)
+    recorder, finder = RecordLR(), LRFinder(num_training_steps=60, min_lr=1e-5, max_lr=10)
     trainer = toy_trainer([finder, OneCycle(), recorder], max_epochs=1, default_root_dir=tmp_path)
-    trainer.fit(ToyRegressor(lr=0.1, lr_div=2.0), toy_loader(n_batches=30))
-    top = finder.optimal_lr.suggestion()
-    assert top != 0.1
+    model = ToyRegressor(lr=0.1, lr_div=2.0)
+    trainer.fit(model, toy_loader(n_batches=60))
+    top = finder.suggestion.lr
+    assert top is not None and top != 0.1 and model.lr == top
+    assert top != pytest.approx(finder.optimal_lr.suggestion(), rel=0.5)  # ours, not Lightning's
     peaks = [top / 4, top / 2, top]
     assert recorder.lrs[0] == pytest.approx([p / 25 for p in peaks])
     assert (tmp_path / "lr_find.csv").is_file()
+
+
+def test_sgdr_stretches_onto_the_epochs_the_trainer_is_given():
+    # three one-epoch cycles on a trainer of six epochs: each cycle takes two
+    trainer, rec = fit_and_record(SGDR(cycle_len=1, n_cycles=3), n_batches=4, max_epochs=6)
+    assert trainer.current_epoch == 6 and len(rec.lrs) == 24
+    top = [lrs[-1] / 0.1 for lrs in rec.lrs]
+    assert [top[s] for s in (0, 4, 8, 12, 16, 20)] == pytest.approx([1.0, 0.5, 1.0, 0.5, 1.0, 0.5])
+
+
+def test_sgdr_shrinks_onto_one_epoch_keeping_its_shape():
+    # the Rossmann schedule's 8 epochs (3 flat, cycles of 1 and 4) on one epoch of 16 steps: 2 steps an epoch
+    trainer, rec = fit_and_record(SGDR(flat_epochs=3, cycles=[1, 4]), n_batches=16, max_epochs=1)
+    assert trainer.current_epoch == 1 and len(rec.lrs) == 16
+    top = [lrs[-1] / 0.1 for lrs in rec.lrs]
+    assert top[:7] == pytest.approx([1.0] * 7)
+    assert top[7] == pytest.approx(0.5)
+    assert top[8] == pytest.approx(1.0) and top[12] == pytest.approx(0.5)

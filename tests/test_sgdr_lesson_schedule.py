@@ -11,7 +11,7 @@ from lightning_models.callbacks import SGDR
 
 def test_flat_epochs_then_listed_cycles():
     schedule = SGDR(flat_epochs=2, cycles=[1, 2])
-    schedule.steps_per_epoch = 10
+    schedule.total_steps = 50  # 10 steps per epoch
     assert schedule.n_epochs == 5
     assert schedule.cycle_epochs == [1, 2]
     factors = [schedule.lr_factor(step) for step in range(50)]
@@ -24,7 +24,7 @@ def test_flat_epochs_then_listed_cycles():
 
 def test_warmup_starts_the_first_cycle_after_the_flat_epochs():
     schedule = SGDR(flat_epochs=1, cycles=[4], warmup=True)
-    schedule.steps_per_epoch = 10
+    schedule.total_steps = 50
     assert schedule.lr_factor(9) == 1.0
     assert schedule.lr_factor(10) == 0.01 and schedule.lr_factor(11) == 0.01
     assert schedule.lr_factor(12) == pytest.approx(0.5 * (1 + math.cos(math.pi * 2 / 40)))

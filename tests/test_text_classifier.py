@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from datamodules.text.classification import PaddedDocuments, SortishSampler, TextClassificationDataModule
-from lightning_models.callbacks import UnfreezingStages
+from lightning_models.callbacks import OneCycle, UnfreezingStages
 from lightning_models.checkpoints import CheckpointError
 from lightning_models.text.classifier import TextClassifier, left_align, masked_concat_pool
 from lightning_models.text.transfer import remap_embedding, save_encoder
@@ -150,10 +150,11 @@ def test_unfreezing_stages_change_trainable_groups_and_learning_rates():
                 lrs[group["layer_group"]] = group["lr"]
             seen.append((trainer.current_epoch, batch_idx, trainable, [lrs[i] for i in range(5)]))
 
-    schedule = UnfreezingStages(stages, div=10, pct_start=0.5, final_div=100, moms=None, anneal="linear")
+    cycle = OneCycle(div=10, pct_start=0.5, final_div=100, moms=None, anneal="linear")
+    schedule = UnfreezingStages(stages, cycle=cycle)
     trainer = pl.Trainer(
         accelerator="cpu",
-        max_epochs=1,
+        max_epochs=None,
         callbacks=[schedule, Record()],
         logger=False,
         enable_checkpointing=False,

@@ -48,7 +48,7 @@ def toy_loader(n_batches: int = 5, batch_size: int = 8, shuffle: bool = True, se
     return tensor_loader(TensorBatches(x, y), batch_size, shuffle=shuffle, seed=seed)
 
 
-def toy_trainer(callbacks: list, max_epochs: int = 4, **kwargs) -> pl.Trainer:
+def toy_trainer(callbacks: list, max_epochs: int | None = 4, **kwargs) -> pl.Trainer:
     return pl.Trainer(
         max_epochs=max_epochs,
         callbacks=callbacks,

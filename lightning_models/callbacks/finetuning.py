@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
-from lightning_models.callbacks.schedules import StepSchedule, one_cycle
+from lightning_models.callbacks.schedules import EpochSchedule, OneCycle, Piece, piece_at
 
 
 class GradualUnfreezing(Callback):
@@ -45,26 +45,19 @@ class GradualUnfreezing(Callback):
         pl_module.freeze_to(0 if k == "all" else -k)
 
 
-class UnfreezingStages(StepSchedule):
+class UnfreezingStages(EpochSchedule):
     """ULMFiT's recipe in one fit: stages that each unfreeze more layer groups and run their own cycle.
 
     ``stages`` is a list of ``{"groups": k or "all", "epochs": n, "lr_mult": f}``: for ``n`` epochs the
-    last ``k`` layer groups train, and every group's lr follows a one-cycle (``anneal="linear"``,
-    ``div=32``, ``pct_start=0.1``: slanted triangular) from ``peak_lr * f / div`` up to ``peak_lr * f``
-    and down to ``peak_lr * f / final_div``, with ``moms`` cycled the other way. The peaks keep the
-    module's discriminative lrs (``lr / lr_div ** k``). The trainer's epoch count is the stages' total;
-    the stage is recomputed from the step, so a resumed run continues where it was.
+    last ``k`` layer groups train, and every group's lr follows one ``cycle`` (a ``OneCycle``, by
+    default its own defaults: cosine, ``div=25``, ``pct_start=0.25``, ``final_div=1e5``, moms
+    (0.95, 0.85, 0.95); ULMFiT's slanted triangular rate is ``OneCycle(div=32, pct_start=0.1,
+    final_div=32, anneal="linear")``) scaled by ``f``. The peaks keep the module's discriminative lrs
+    (``lr / lr_div ** k``). The stages' total sets the trainer's epoch count when it has none (see
+    ``EpochSchedule``); the stage is recomputed from the step, so a resumed run continues where it was.
     """
 
-    def __init__(
-        self,
-        stages: Sequence[Mapping],
-        div: float = 25.0,
-        pct_start: float = 0.25,
-        final_div: float = 1e5,
-        moms: Sequence[float] | None = (0.95, 0.85, 0.95),
-        anneal: str = "cos",
-    ) -> None:
+    def __init__(self, stages: Sequence[Mapping], cycle: OneCycle | None = None) -> None:
         super().__init__()
         if not stages:
             raise ValueError("UnfreezingStages needs at least one stage such as {groups: 1, epochs: 1, lr_mult: 1}")
@@ -74,49 +67,29 @@ class UnfreezingStages(StepSchedule):
             if not (groups == "all" or (isinstance(groups, int) and groups >= 1)) or int(epochs) < 1:
                 raise ValueError(f"UnfreezingStages stage {i}: groups must be >= 1 or 'all', epochs >= 1; got {stage}")
             self.stages.append({"groups": groups, "epochs": int(epochs), "lr_mult": float(stage.get("lr_mult", 1.0))})
-        if not 0 < pct_start < 1:
-            raise ValueError(f"UnfreezingStages pct_start must lie strictly between 0 and 1, got {pct_start}")
-        self.div, self.pct_start, self.final_div, self.anneal = div, pct_start, final_div, anneal
-        self.moms = tuple(moms) if moms is not None else None
+        self.cycle = cycle if cycle is not None else OneCycle()
+        self._applied: int | None = None
 
-    @property
-    def n_epochs(self) -> int:
-        return sum(stage["epochs"] for stage in self.stages)
+    def pieces(self) -> list[Piece]:
+        return [(s["epochs"], lambda pct, mult=s["lr_mult"]: mult * self.cycle.lr_at(pct)) for s in self.stages]
+
+    def stage_at(self, step: int) -> tuple[int, float]:
+        """The index of the stage ``step`` is in, and how far into it (0..1)."""
+        return piece_at(self.pieces_in_steps(), step)
+
+    def momentum(self, step: int) -> float | None:
+        return self.cycle.momentum_at(self.stage_at(step)[1])
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not hasattr(pl_module, "freeze_to"):
             raise TypeError(f"UnfreezingStages needs a module with freeze_to(); {type(pl_module).__name__} has none")
-        if stage == "fit":
-            trainer.fit_loop.max_epochs = self.n_epochs
+        self._applied = None
+        super().setup(trainer, pl_module, stage)
 
-    def stage_at_epoch(self, epoch: int) -> dict:
-        end = 0
-        for stage in self.stages:
-            end += stage["epochs"]
-            if epoch < end:
-                return stage
-        return self.stages[-1]
-
-    def _position(self, step: int) -> tuple[dict, float]:
-        """The stage of ``step`` and how far into it (0..1)."""
-        start = 0
-        for stage in self.stages:
-            length = stage["epochs"] * self.steps_per_epoch
-            if step < start + length:
-                return stage, (step - start) / length
-            start += length
-        return self.stages[-1], 1.0
-
-    def _cycle(self, pct: float, values: Sequence[float]) -> float:
-        return one_cycle(pct, values, self.pct_start, self.anneal)
-
-    def lr_factor(self, step: int) -> float:
-        stage, pct = self._position(step)
-        return stage["lr_mult"] * self._cycle(pct, (1 / self.div, 1.0, 1 / self.final_div))
-
-    def momentum(self, step: int) -> float | None:
-        return None if self.moms is None else self._cycle(self._position(step)[1], self.moms)
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        groups = self.stage_at_epoch(trainer.current_epoch)["groups"]
-        pl_module.freeze_to(0 if groups == "all" else -groups)
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        index = self.stage_at(trainer.global_step)[0]
+        if index != self._applied:
+            groups = self.stages[index]["groups"]
+            pl_module.freeze_to(0 if groups == "all" else -groups)
+            self._applied = index
+        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)

@@ -1,19 +1,32 @@
 """Learning-rate (and momentum) schedules that act at every optimizer step.
 
-Each schedule scales every optimizer param group from that group's own ``peak_lr`` (set by
-``lightning_models.optim``; a plain optimizer's starting lr is taken as its peak), so schedules
-compose with discriminative learning rates and with unfreezing. The position in the schedule is
-``trainer.global_step``, which a resumed run restores, so a schedule needs no state of its own.
+A schedule is a function of the position in training, built from pieces laid end to end (fastai's
+idea of combining schedules): SGDR is a flat piece and cosine cycles, one-cycle a warm-up piece and
+an annealing piece. Each schedule scales every optimizer param group from that group's own
+``peak_lr`` (set by ``lightning_models.optim``; a plain optimizer's starting lr is taken as its
+peak), so schedules compose with discriminative learning rates and with unfreezing. The position is
+``trainer.global_step`` out of all the fit's steps, which a resumed run restores, so a schedule
+needs no state of its own.
+
+Schedules with a length of their own in epochs (SGDR's cycles, the unfreezing stages) set the
+trainer's epoch count when it has none, and otherwise stretch or shrink to the epochs it has.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities import rank_zero_info
+
+# Lightning's max_epochs when none is given (it warns and sets this value)
+LIGHTNING_DEFAULT_MAX_EPOCHS = 1000
+
+Piece = tuple[float, Callable[[float], float]]
+"""A length and the value at each point (0..1) through it."""
 
 
 def anneal(start: float, end: float, pct: float, kind: str) -> float:
@@ -25,19 +38,31 @@ def anneal(start: float, end: float, pct: float, kind: str) -> float:
     raise ValueError(f"unknown annealing {kind!r}: choose 'cos' or 'linear'")
 
 
-def one_cycle(pct: float, values: Sequence[float], pct_start: float, kind: str) -> float:
-    """Value ``pct`` (0..1) of the way through one cycle: ``values[0]`` up (or down) to ``values[1]`` over
-    the first ``pct_start``, then on to ``values[2]``."""
-    if pct < pct_start:
-        return anneal(values[0], values[1], pct / pct_start, kind)
-    return anneal(values[1], values[2], min(1.0, (pct - pct_start) / (1 - pct_start)), kind)
+def piece_at(pieces: Sequence[Piece], position: float) -> tuple[int, float]:
+    """Which piece ``position`` (in the pieces' length unit) falls in, and how far into it (0..1)."""
+    start = 0.0
+    for i, (length, _) in enumerate(pieces):
+        if position < start + length:
+            return i, (position - start) / length
+        start += length
+    return len(pieces) - 1, 1.0
+
+
+def combine(pieces: Sequence[Piece], position: float) -> float:
+    """The value of ``pieces`` laid end to end, at ``position`` (in the pieces' length unit)."""
+    i, pct = piece_at(pieces, position)
+    return pieces[i][1](pct)
+
+
+def total_length(pieces: Sequence[Piece]) -> float:
+    return sum(length for length, _ in pieces)
 
 
 class StepSchedule(Callback):
-    """Base: subclasses give ``lr_factor(step)`` and, optionally, ``momentum(step)``."""
+    """Base: subclasses give ``lr_factor(step)`` and, optionally, ``momentum(step)``, where ``step``
+    counts the optimizer steps out of ``total_steps`` (all of the fit's steps)."""
 
     def __init__(self) -> None:
-        self.steps_per_epoch = 1
         self.total_steps = 1
 
     def lr_factor(self, step: int) -> float:
@@ -47,7 +72,6 @@ class StepSchedule(Callback):
         return None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.steps_per_epoch = max(1, math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
         self.total_steps = max(1, int(trainer.estimated_stepping_batches))
         for optimizer in trainer.optimizers:
             for group in optimizer.param_groups:
@@ -68,15 +92,50 @@ class StepSchedule(Callback):
                     group["momentum"] = mom
 
 
-class SGDR(StepSchedule):
+class EpochSchedule(StepSchedule):
+    """A schedule of pieces measured in epochs, with a length of its own (``n_epochs``).
+
+    When the trainer has no epoch count of its own (Lightning's unset default), the schedule sets
+    it; when it has another, the schedule stretches or shrinks onto it, keeping its shape.
+    """
+
+    def pieces(self) -> list[Piece]:
+        raise NotImplementedError
+
+    @property
+    def n_epochs(self) -> int:
+        return math.ceil(total_length(self.pieces()))
+
+    def pieces_in_steps(self) -> list[Piece]:
+        """The pieces with their lengths in optimizer steps, so that a step at a piece boundary is exact."""
+        pieces = self.pieces()
+        scale = self.total_steps / total_length(pieces)
+        return [(length * scale, value) for length, value in pieces]
+
+    def lr_factor(self, step: int) -> float:
+        return combine(self.pieces_in_steps(), step)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        loop = trainer.fit_loop
+        if loop.max_epochs in (None, -1, LIGHTNING_DEFAULT_MAX_EPOCHS) and trainer.max_steps == -1:
+            loop.max_epochs = self.n_epochs
+        elif loop.max_epochs != self.n_epochs:
+            rank_zero_info(
+                f"{type(self).__name__}: its {self.n_epochs} epochs are scaled onto trainer.max_epochs="
+                f"{loop.max_epochs}; leave max_epochs unset (null) for the schedule's own length"
+            )
+
+
+class SGDR(EpochSchedule):
     """Cosine annealing with warm restarts (Loshchilov & Hutter), the lesson's ``cycle_len``/``cycle_mult``.
 
     Cycle i lasts ``cycle_len * cycle_mult**i`` epochs and anneals from the peak lr to 0; ``cycles``
-    lists the cycle lengths instead (the Rossmann lesson: five of 1 epoch, then two of 4). The
-    first ``flat_epochs`` run at the peak lr before the first cycle (the lesson's plain ``fit``).
-    With ``warmup`` the first 1/20 of the first cycle runs at lr/100 and the cosine then goes on
-    from that point, as fastai 0.7 did. The trainer's epoch count is set from the cycles. With
-    ``snapshot_name`` a checkpoint ``<name>_cyc_<i>.ckpt`` is saved at the end of each cycle.
+    lists the cycle lengths instead. The first ``flat_epochs`` run at the peak lr before the first
+    cycle (the lesson's plain ``fit(lr, n)`` before ``cycle_len``). With ``warmup`` the first 1/20 of
+    the first cycle runs at lr/100 and the cosine then goes on from that point, as fastai 0.7 did.
+    With ``snapshot_name`` a checkpoint ``<name>_cyc_<i>.ckpt`` is saved at the end of each cycle.
     """
 
     def __init__(
@@ -97,6 +156,12 @@ class SGDR(StepSchedule):
             )
         if flat_epochs < 0:
             raise ValueError(f"SGDR flat_epochs must be at least 0, got {flat_epochs}")
+        if cycles and (cycle_len, cycle_mult, n_cycles) != (1, 1, 1):
+            raise ValueError(
+                f"SGDR got cycles={list(cycles)} and cycle_len/cycle_mult/n_cycles="
+                f"{cycle_len}/{cycle_mult}/{n_cycles}: "
+                f"cycles lists the cycle lengths itself; give one or the other (cycles=null to use cycle_len)"
+            )
         self.cycle_len = cycle_len
         self.cycle_mult = cycle_mult
         self.n_cycles = len(cycles) if cycles else n_cycles
@@ -110,38 +175,31 @@ class SGDR(StepSchedule):
         """Length in epochs of each cycle."""
         return self.cycles or [self.cycle_len * self.cycle_mult**i for i in range(self.n_cycles)]
 
-    @property
-    def n_epochs(self) -> int:
-        return self.flat_epochs + sum(self.cycle_epochs)
+    def pieces(self) -> list[Piece]:
+        def cosine(pct: float) -> float:
+            return anneal(1.0, 0.0, pct, "cos")
 
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage == "fit":
-            trainer.fit_loop.max_epochs = self.n_epochs
+        def warm_cosine(pct: float) -> float:
+            return 0.01 if pct < 1 / 20 else cosine(pct)
 
-    def lr_factor(self, step: int) -> float:
-        flat = self.flat_epochs * self.steps_per_epoch
-        if step < flat:
-            return 1.0
-        step -= flat
-        first = self.cycle_epochs[0] * self.steps_per_epoch
-        if self.warmup and step < first / 20:
-            return 0.01
-        start = 0
-        for epochs in self.cycle_epochs:
-            length = epochs * self.steps_per_epoch
-            if step < start + length:
-                return anneal(1.0, 0.0, (step - start) / length, "cos")
-            start += length
-        return 0.0
+        flat = [(self.flat_epochs, lambda pct: 1.0)] if self.flat_epochs else []
+        cycles = [(epochs, cosine) for epochs in self.cycle_epochs]
+        if self.warmup:
+            cycles[0] = (cycles[0][0], warm_cosine)
+        return flat + cycles
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def cycle_ends(self) -> list[int]:
+        """The epoch at which each cycle ends."""
+        return [self.flat_epochs + sum(self.cycle_epochs[: i + 1]) for i in range(self.n_cycles)]
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         if self.snapshot_name is None:
             return
-        ends = [self.flat_epochs + sum(self.cycle_epochs[: i + 1]) for i in range(self.n_cycles)]
-        epoch = trainer.current_epoch + 1
-        if epoch in ends:
-            path = Path(trainer.default_root_dir) / "checkpoints" / f"{self.snapshot_name}_cyc_{ends.index(epoch)}.ckpt"
-            trainer.save_checkpoint(path, weights_only=False)
+        step, steps_per_epoch = trainer.global_step, self.total_steps / self.n_epochs
+        for i, end in enumerate(self.cycle_ends()):
+            if step - 1 < end * steps_per_epoch <= step:
+                path = Path(trainer.default_root_dir) / "checkpoints" / f"{self.snapshot_name}_cyc_{i}.ckpt"
+                trainer.save_checkpoint(path, weights_only=False)
 
 
 class OneCycle(StepSchedule):
@@ -150,7 +208,8 @@ class OneCycle(StepSchedule):
     ``moms`` cycles SGD momentum or Adam's beta1 the opposite way (None leaves it alone). With
     ``anneal="linear"`` this is the lesson's triangular ``use_clr=(div, cut_div)`` (``pct_start =
     1/cut_div``, ``final_div = div``) and ULMFiT's slanted triangular rate (``div=32``,
-    ``pct_start=0.1``, ``final_div=32``).
+    ``pct_start=0.1``, ``final_div=32``). ``lr_at`` and ``momentum_at`` give the shape alone, for
+    schedules that run several cycles (``UnfreezingStages``).
     """
 
     def __init__(
@@ -170,14 +229,26 @@ class OneCycle(StepSchedule):
         self.moms = tuple(moms) if moms is not None else None
         self.anneal = anneal
 
-    def _phase(self, step: int, values: Sequence[float]) -> float:
-        return one_cycle(step / self.total_steps, values, self.pct_start, self.anneal)
+    def _cycle(self, pct: float, values: Sequence[float]) -> float:
+        kind = self.anneal
+        pieces = [
+            (self.pct_start, lambda p: anneal(values[0], values[1], p, kind)),
+            (1 - self.pct_start, lambda p: anneal(values[1], values[2], p, kind)),
+        ]
+        return combine(pieces, pct)
+
+    def lr_at(self, pct: float) -> float:
+        """The lr factor ``pct`` (0..1) of the way through the cycle."""
+        return self._cycle(pct, (1 / self.div, 1.0, 1 / self.final_div))
+
+    def momentum_at(self, pct: float) -> float | None:
+        return None if self.moms is None else self._cycle(pct, self.moms)
 
     def lr_factor(self, step: int) -> float:
-        return self._phase(step, (1 / self.div, 1.0, 1 / self.final_div))
+        return self.lr_at(step / self.total_steps)
 
     def momentum(self, step: int) -> float | None:
-        return None if self.moms is None else self._phase(step, self.moms)
+        return self.momentum_at(step / self.total_steps)
 
 
 class FlatCos(StepSchedule):
@@ -190,7 +261,5 @@ class FlatCos(StepSchedule):
         self.pct_start = pct_start
 
     def lr_factor(self, step: int) -> float:
-        pct = step / self.total_steps
-        if pct < self.pct_start:
-            return 1.0
-        return anneal(1.0, 0.0, min(1.0, (pct - self.pct_start) / (1 - self.pct_start)), "cos")
+        pieces = [(self.pct_start, lambda p: 1.0), (1 - self.pct_start, lambda p: anneal(1.0, 0.0, p, "cos"))]
+        return combine(pieces, step / self.total_steps)
