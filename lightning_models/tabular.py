@@ -144,8 +144,9 @@ class TabularModule(RecipeModule):
     """Regression on a table with ``TabularNet``, trained with MSE (on log targets for Rossmann).
 
     ``emb_szs`` ([cardinality, dim] per categorical column), ``n_cont``, ``y_range`` and
-    ``log_target`` come from the data module's ``describe()``. With a log target the validation
-    RMSPE of the exponentiated predictions is logged as ``val/rmspe``; otherwise ``val/rmse``.
+    ``log_target`` come from the data module's ``describe()``. ``val/rmse`` is the RMSE in the
+    target's own units (of the exponentiated predictions, with a log target, which also logs their
+    RMSPE as ``val/rmspe``).
     Layer groups: the inputs (embeddings, BatchNorm of the continuous columns), the hidden layers,
     the output layer. The lesson's optimizer is the default: Adam, lr 1e-3, betas (0.9, 0.999).
     """
@@ -171,8 +172,8 @@ class TabularModule(RecipeModule):
         self.net = TabularNet(emb_szs, n_cont, y_range, layers, ps, emb_drop, use_bn, bn_cont)
         self.log_target = log_target
         self.val_mse = torchmetrics.MeanSquaredError()
-        self.val_score = ExpRMSPE() if log_target else torchmetrics.MeanSquaredError(squared=False)
-        self.score_name = "val/rmspe" if log_target else "val/rmse"
+        self.val_rmse = torchmetrics.MeanSquaredError(squared=False)
+        self.val_rmspe = ExpRMSPE() if log_target else None
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         return self.net(x_cat, x_cont)
@@ -184,18 +185,20 @@ class TabularModule(RecipeModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
         loss = F.mse_loss(self(x_cat, x_cont), y)
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            # the loggers only write every log_every_n_steps; logging the other steps is pure overhead here
-            self.log("train/loss", loss, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x_cat, x_cont, y = batch
         preds = self(x_cat, x_cont)
         self.val_mse(preds, y)
-        self.val_score(preds, y)
         self.log("val/loss", self.val_mse)
-        self.log(self.score_name, self.val_score, prog_bar=True)
+        if self.val_rmspe is not None:
+            self.val_rmspe(preds, y)
+            self.log("val/rmspe", self.val_rmspe, prog_bar=True)
+            preds, y = preds.exp(), y.exp()
+        self.val_rmse(preds, y)
+        self.log("val/rmse", self.val_rmse, prog_bar=self.val_rmspe is None)
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont = batch[:2]

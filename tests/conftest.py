@@ -40,15 +40,17 @@ def compose_config(task: str, run_dir: Path, cache_dir: Path, overrides: list[st
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "train",
-            overrides=[
-                f"task={task}",
-                f"paths.root_dir={run_dir.parent}",
-                f"paths.output_dir={run_dir}",
-                f"paths.cache_dir={cache_dir}",
-                "trainer.enable_progress_bar=false",
-                "+trainer.enable_model_summary=false",
-                *overrides,
-            ],
+            overrides=train.open_overrides(
+                [
+                    f"task={task}",
+                    f"paths.root_dir={run_dir.parent}",
+                    f"paths.output_dir={run_dir}",
+                    f"paths.cache_dir={cache_dir}",
+                    "trainer.enable_progress_bar=false",
+                    "+trainer.enable_model_summary=false",
+                    *overrides,
+                ]
+            ),
             return_hydra_config=True,
         )
     HydraConfig.instance().set_config(cfg)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
-from omegaconf import OmegaConf
+import torch
+from omegaconf import OmegaConf, open_dict
 
+import train
 from tests.conftest import TASKS, compose_config, run_python
 
 
@@ -45,6 +48,7 @@ def test_cli_run_prints_its_run_directory(tmp_path):
 
 
 def test_multirun_sweep_makes_one_run_directory_per_value(tmp_path):
+    # as the README types it: no hydra.sweep.dir, the sweep goes under paths.log_dir
     run_python(
         "train.py",
         "-m",
@@ -53,12 +57,12 @@ def test_multirun_sweep_makes_one_run_directory_per_value(tmp_path):
         "trainer=debug",
         "trainer.enable_progress_bar=false",
         f"paths.root_dir={tmp_path}",
-        f"hydra.sweep.dir={tmp_path}/sweep",
     )
+    (sweep,) = (tmp_path / "logs" / "movielens" / "multiruns").iterdir()
     for job, n_factors in ((0, 4), (1, 8)):
-        cfg = OmegaConf.load(tmp_path / "sweep" / str(job) / "config.yaml")
+        cfg = OmegaConf.load(sweep / str(job) / "config.yaml")
         assert cfg.model.n_factors == n_factors
-        assert (tmp_path / "sweep" / str(job) / "metrics.json").is_file()
+        assert (sweep / str(job) / "metrics.json").is_file()
 
 
 def test_stable_user_keys_exist_in_every_task(cache_dir, tmp_path):
@@ -68,3 +72,94 @@ def test_stable_user_keys_exist_in_every_task(cache_dir, tmp_path):
             assert key in cfg.data, f"task {task}: data.{key} missing"
         for key in ("max_epochs", "precision", "gradient_clip_val"):
             assert key in cfg.trainer, f"task {task}: trainer.{key} missing"
+
+
+FEW_BATCHES = ["trainer.max_epochs=1", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2"]
+
+
+def test_a_run_that_does_not_train_exits_cleanly(run_task, tmp_path):
+    run_task("movielens", *FEW_BATCHES, run_dir=tmp_path / "fit")
+    checkpoint = tmp_path / "fit" / "checkpoints" / "last.ckpt"
+    result = run_python(
+        "train.py",
+        "task=movielens",
+        "train=false",
+        "test=true",
+        "predict=true",
+        f"ckpt_path={checkpoint}",
+        "trainer.enable_progress_bar=false",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={tmp_path}/predict",
+    )
+    assert "was not logged" not in result.stderr
+    assert (tmp_path / "predict" / "predictions.csv").is_file()
+    assert train.optimized_value({"test/rmse": 1.0}, "val/rmse", trained=False) is None
+    with pytest.raises(train.ConfigError, match="optimized_metric='val/rmse' was not logged"):
+        train.optimized_value({"train/loss": 1.0}, "val/rmse")
+
+
+def test_resuming_a_finished_run_reports_its_final_metrics(run_task, tmp_path):
+    first = run_task("movielens", *FEW_BATCHES, run_dir=tmp_path / "done")
+    again = run_task("movielens", *FEW_BATCHES, "ckpt_path=last", run_dir=tmp_path / "done")
+    assert again["val/rmse"] == pytest.approx(first["val/rmse"], rel=1e-6)
+
+
+def test_a_log_target_table_logs_rmse_in_its_own_units_and_rmspe(run_task):
+    metrics = run_task("tabular", "data.log_target=true", *FEW_BATCHES)
+    assert {"val/rmse", "val/rmspe", "train/loss"} <= metrics.keys()
+    assert metrics["val/rmse"] > 1.0  # prices in thousands, not log units
+
+
+def test_ckpt_path_last_takes_the_newest_single_run_not_a_sweep_job(cache_dir, tmp_path):
+    cfg = compose_config("movielens", tmp_path / "logs" / "movielens" / "runs" / "new", cache_dir)
+    logs = tmp_path / "logs" / "movielens"
+    for folder in ("runs/old/checkpoints", "multiruns/sweep/0/checkpoints", "runs/old/lm/checkpoints"):
+        (logs / folder).mkdir(parents=True)
+        (logs / folder / "last.ckpt").touch()
+    with open_dict(cfg):
+        cfg.paths.log_dir = str(tmp_path / "logs")
+    assert train.find_checkpoint("last", cfg) == str(logs / "runs/old/checkpoints/last.ckpt")
+    assert train.find_checkpoint("last", cfg, stage="lm") == str(logs / "runs/old/lm/checkpoints/last.ckpt")
+
+
+def test_schedules_with_a_length_of_their_own_follow_trainer_max_epochs(run_task, tmp_path, cache_dir):
+    run_task("rossmann", "trainer.max_epochs=1", "trainer.limit_train_batches=3", run_dir=tmp_path / "one")
+    epochs = pd.read_csv(tmp_path / "one" / "metrics.csv")["epoch"].dropna()
+    assert epochs.max() == 0
+    default = compose_config("rossmann", tmp_path / "default", cache_dir)
+    callbacks = train.instantiate_group(default.callbacks)
+    train.epochs_from_schedules(default, callbacks)
+    assert default.trainer.max_epochs == 8
+    ulmfit = compose_config("ulmfit_imdb", tmp_path / "ulmfit", cache_dir, ["trainer.max_epochs=1"])
+    assert train.stage_config(ulmfit, "lm").trainer.max_epochs == 1
+    assert compose_config("ulmfit_imdb", tmp_path / "u2", cache_dir).stages.lm.trainer.max_epochs == 15
+
+
+def test_any_constructor_argument_is_a_key_and_a_wrong_one_is_named(cache_dir, tmp_path):
+    cfg = compose_config("movielens", tmp_path, cache_dir, ["trainer.limit_train_batches=3", "data.split=time"])
+    assert cfg.trainer.limit_train_batches == 3 and cfg.data.split == "time"
+    train.check_arguments(cfg)
+    typo = compose_config("movielens", tmp_path, cache_dir, ["model.n_factor=3"])
+    with pytest.raises(train.ConfigError, match="model.n_factor is not an argument of .*did you mean model.n_factors"):
+        train.check_arguments(typo)
+    trainer_typo = compose_config("movielens", tmp_path, cache_dir, ["trainer.max_epoch=3"])
+    with pytest.raises(train.ConfigError, match="trainer.max_epoch is not an argument of pytorch_lightning.Trainer"):
+        train.check_arguments(trainer_typo)
+    overrides = ["~callbacks/schedule", "callbacks.schedule.cycle_len=2"]
+    no_schedule = compose_config("tabular", tmp_path, cache_dir, overrides)
+    with pytest.raises(train.ConfigError, match="callbacks.schedule sets cycle_len but names no class"):
+        train.check_arguments(no_schedule)
+
+
+def test_a_gpu_setting_on_a_cpu_machine_says_it_needs_a_gpu(cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = compose_config("movielens", tmp_path, cache_dir, ["trainer=mixed"])
+    with pytest.raises(train.ConfigError, match="needs a GPU.*bf16-mixed"):
+        train.check_devices(cfg.trainer)
+
+
+def test_the_best_checkpoint_holds_weights_only_and_last_can_resume(run_task, tmp_path):
+    run_task("movielens", *FEW_BATCHES)
+    files = {p.name: torch.load(p, weights_only=True) for p in (tmp_path / "run" / "checkpoints").iterdir()}
+    assert sorted(files) == ["epoch000.ckpt", "last.ckpt"]
+    assert "optimizer_states" not in files["epoch000.ckpt"] and "optimizer_states" in files["last.ckpt"]
