@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from datamodules.text.lm import LanguageModelDataModule
-from lightning_models.text.generate import main as generate_main
+from generate import main as generate_main
 from lightning_models.text.transfer import read_itos
 
 SMALL = [

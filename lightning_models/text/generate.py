@@ -4,22 +4,16 @@ From Python::
 
     tokens = generate(model, itos, tokenizer("The movie was"), n_words=40, top_k=20, seed=0)
 
-From the command line (a language-model run directory holds ``checkpoints/last.ckpt`` and ``vocab.json``)::
-
-    python -m lightning_models.text.generate logs/imdb_lm/runs/<date> --prompt "The movie was" --top-k 20
+From the command line: ``python generate.py RUN --prompt "The movie was" --top-k 20`` (beside train.py).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 from lightning_models.text.language_model import LanguageModel
-from lightning_models.text.transfer import read_itos
 
 NEVER = ("xxunk", "xxpad")
 
@@ -71,47 +65,3 @@ def generate(
         logits, state = model(torch.tensor([[nxt]], device=device), state)
     model.train(was_training)
     return [itos[i] for i in out]
-
-
-def pre_tokenized(run_dir: Path) -> bool:
-    """Whether the run's corpus came tokenized (WikiText), so a prompt is split on spaces as it was."""
-    config = run_dir / "config.yaml"
-    return config.is_file() and OmegaConf.select(OmegaConf.load(config), "data.corpus") == "wikitext"
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Generate text with a trained AWD-LSTM language model.")
-    parser.add_argument("run_dir", type=Path, help="a language-model run directory (checkpoints/, vocab.json)")
-    parser.add_argument("--prompt", default="", help="text to continue")
-    parser.add_argument("--n-words", type=int, default=50)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint", type=Path, default=None, help="default: RUN_DIR/checkpoints/last.ckpt")
-    parser.add_argument("--tokens", action="store_true", help="print the tokens rather than readable text")
-    args = parser.parse_args(argv)
-
-    # the prompt is tokenized exactly as the training text was
-    from datamodules.text.tokenize import Tokenizer, TokenizerSettings, detokenize
-
-    checkpoint = args.checkpoint or args.run_dir / "checkpoints" / "last.ckpt"
-    if not checkpoint.is_file():
-        parser.error(f"no checkpoint at {checkpoint}; give --checkpoint")
-    model = LanguageModel.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
-    itos = read_itos(args.run_dir / "vocab.json")
-    tokens = generate(
-        model,
-        itos,
-        Tokenizer(TokenizerSettings(pre_tokenized=pre_tokenized(args.run_dir)))(args.prompt),
-        n_words=args.n_words,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        greedy=args.greedy,
-        seed=args.seed,
-    )
-    print(" ".join(tokens) if args.tokens else detokenize(tokens))
-
-
-if __name__ == "__main__":
-    main()
