@@ -163,3 +163,52 @@ def test_vocab_errors_name_the_file(tmp_path):
         Vocab.load(bad)
     with pytest.raises(ValueError, match="special tokens"):
         Vocab(["the", "film"])
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (["xxbos", "xxmaj", "xxmaj", "hello", "world"], "Hello world"),
+        (["xxmaj", "xxbos", "hello"], "Hello"),
+        (["xxmaj", "xxup", "hello", "xxup", "xxmaj", "you"], "HELLO You"),
+        (["xxmaj", ".", "the", "end"], ". The end"),
+        (["the", "end", "xxmaj"], "the end"),
+        (["the", "end", "xxup", "xxeos"], "the end"),
+    ],
+)
+def test_detokenize_applies_case_markers_to_the_next_word_only(tokens, expected):
+    assert detokenize(tokens) == expected
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (["xxbos", "xxwrep", "3", "xxmaj", "go", "home"], "Go Go Go home"),
+        (["go", "xxrep", "xxmaj", "home"], "go Home"),
+        (["a", "xxwrep"], "a"),
+        (["xxrep", "3"], ""),
+        (["xxwrep", "3", "xxbos", "go"], "go"),
+        (["film", "xxrep", "xxrep", "3", "!"], "film!!!"),
+    ],
+)
+def test_detokenize_drops_malformed_repetitions(tokens, expected):
+    assert detokenize(tokens) == expected
+
+
+def test_detokenize_shows_unknown_words_and_fields():
+    assert detokenize(["xxunk", "is", "xxup", "xxunk"]) == "<unk> is <unk>"
+    assert detokenize(["xxfld", "1", "a", "xxfld", "2", "b"]) == "a\nb"
+    assert detokenize(["a", "xxfld", "b"]) == "a\nb"
+
+
+def test_detokenize_round_trips_a_capitalized_word_repetition(tokenizer):
+    assert detokenize(tokenizer("Go Go Go home")) == "Go Go Go home"
+
+
+def test_detokenize_never_shows_a_special_token():
+    rng = np.random.default_rng(0)
+    pool = [*SPECIALS, "3", "12", "the", "Film", ".", "!", "\n"]
+    for _ in range(2000):
+        tokens = list(rng.choice(pool, size=rng.integers(0, 12)))
+        text = detokenize(tokens).lower()
+        assert not any(special in text for special in SPECIALS), (tokens, text)

@@ -325,28 +325,56 @@ _NO_SPACE_BEFORE = {".", ",", "!", "?", ";", ":", ")", "'s", "n't", "'re", "'ve"
 
 
 def detokenize(tokens: Sequence[str]) -> str:
-    """Readable text from tokens: case markers and repetitions undone, specials dropped, spacing tidied."""
+    """Readable text from tokens, generated ones included: no special token ever shows.
+
+    A case marker applies to the next word (the one nearest the word wins; punctuation and other
+    specials in between are skipped); ``xxrep``/``xxwrep n`` repeats the next token (case markers
+    allowed in between, as the tokenizer writes ``xxwrep 3 xxmaj go``); a marker with no word after
+    it, or a repetition without a count or followed by another special, is dropped; ``xxunk`` is
+    shown as ``<unk>``; ``xxfld k`` starts a new line.
+    """
     words: list[tuple[str, bool]] = []  # (text, glued to the previous word)
+    case: str | None = None
+    repeat: tuple[str, int] | None = None
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        if tok in (BOS, EOS, PAD):
-            i += 1
-        elif tok == FLD:
-            words.append(("\n", True))
-            i += 2
-        elif tok in (MAJ, UP) and i + 1 < len(tokens):
-            nxt = tokens[i + 1]
-            words.append((nxt.upper() if tok == UP else nxt[:1].upper() + nxt[1:], False))
-            i += 2
-        elif tok in (REP, WREP) and i + 2 < len(tokens) and tokens[i + 1].isdigit():
-            n, what = int(tokens[i + 1]), tokens[i + 2]
-            words.append((what * n, True) if tok == REP else (" ".join([what] * n), False))
-            i += 3
+        has_count = i + 1 < len(tokens) and tokens[i + 1].isdecimal()
+        i += 1
+        if tok in (MAJ, UP):
+            case = tok
+        elif tok in (REP, WREP):
+            repeat = (tok, int(tokens[i])) if has_count else None
+            i += has_count
+        elif tok in (BOS, EOS, PAD, FLD):
+            repeat = None
+            if tok == FLD:
+                words.append(("\n", True))
+                i += has_count
         else:
-            words.append((tok, tok in _NO_SPACE_BEFORE or tok.startswith("\n")))
-            i += 1
+            if tok == UNK:
+                text, case = "<unk>", None
+            elif case is not None and _is_word(tok):
+                text, case = _apply_case(case, tok), None
+            else:
+                text = tok
+            words.append(_repeated(text, repeat) if repeat else (text, _glued(tok)))
+            repeat = None
     text = ""
     for word, glued in words:
         text += word if glued or not text or text.endswith(("\n", "(")) else " " + word
     return text.strip()
+
+
+def _glued(token: str) -> bool:
+    return token in _NO_SPACE_BEFORE or token.startswith("\n")
+
+
+def _apply_case(marker: str, word: str) -> str:
+    return word.upper() if marker == UP else word[:1].upper() + word[1:]
+
+
+def _repeated(text: str, repeat: tuple[str, int]) -> tuple[str, bool]:
+    """``xxrep`` repeats a character inside a word, ``xxwrep`` a whole word."""
+    kind, n = repeat
+    return (text * n, True) if kind == REP else (" ".join([text] * n), False)
