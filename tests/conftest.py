@@ -14,12 +14,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
-import train  # noqa: E402
+from fastlightning import compose_task, runner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -29,36 +26,19 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache for the whole session, so each built-in sample is written once."""
-    return tmp_path_factory.mktemp("cache")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One cache for the whole session, shared by the xdist workers, so each built-in sample is written
+    once (the cache's lock and write-and-rename make that safe)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if worker_id != "master" else base) / "cache"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def compose_config(task: str, run_dir: Path, cache_dir: Path, overrides: list[str] = ()) -> DictConfig:
-    """The config `python train.py task=<task> <overrides>` would get, writing into ``run_dir``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=train.open_overrides(
-                [
-                    f"task={task}",
-                    f"paths.root_dir={run_dir.parent}",
-                    f"paths.output_dir={run_dir}",
-                    f"paths.cache_dir={cache_dir}",
-                    "trainer.enable_progress_bar=false",
-                    "+trainer.enable_model_summary=false",
-                    *overrides,
-                ]
-            ),
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.task_name = task
-        del cfg.hydra
-    GlobalHydra.instance().clear()
-    return cfg
+    """The config `python train.py task=<task> <overrides>` would get, writing into ``run_dir``, quietly."""
+    quiet = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+    return compose_task(task, [*quiet, *overrides], run_dir=run_dir, cache_dir=cache_dir)
 
 
 @pytest.fixture
@@ -67,7 +47,7 @@ def run_task(tmp_path: Path, cache_dir: Path) -> Callable[..., dict[str, float]]
 
     def run(task: str, *overrides: str, run_dir: Path | None = None) -> dict[str, float]:
         cfg = compose_config(task, run_dir or tmp_path / "run", cache_dir, list(overrides))
-        return train.run(cfg)
+        return runner.run(cfg)
 
     return run
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-import train
+from fastlightning import ConfigError, config, runner
 from tests.conftest import TASKS, compose_config, run_python
 
 
@@ -93,9 +93,9 @@ def test_a_run_that_does_not_train_exits_cleanly(run_task, tmp_path):
     )
     assert "was not logged" not in result.stderr
     assert (tmp_path / "predict" / "predictions.csv").is_file()
-    assert train.optimized_value({"test/rmse": 1.0}, "val/rmse", trained=False) is None
-    with pytest.raises(train.ConfigError, match="optimized_metric='val/rmse' was not logged"):
-        train.optimized_value({"train/loss": 1.0}, "val/rmse")
+    assert runner.optimized_value({"test/rmse": 1.0}, "val/rmse", trained=False) is None
+    with pytest.raises(ConfigError, match="optimized_metric='val/rmse' was not logged"):
+        runner.optimized_value({"train/loss": 1.0}, "val/rmse")
 
 
 def test_resuming_a_finished_run_reports_its_final_metrics(run_task, tmp_path):
@@ -118,8 +118,8 @@ def test_ckpt_path_last_takes_the_newest_single_run_not_a_sweep_job(cache_dir, t
         (logs / folder / "last.ckpt").touch()
     with open_dict(cfg):
         cfg.paths.log_dir = str(tmp_path / "logs")
-    assert train.find_checkpoint("last", cfg) == str(logs / "runs/old/checkpoints/last.ckpt")
-    assert train.find_checkpoint("last", cfg, stage="lm") == str(logs / "runs/old/lm/checkpoints/last.ckpt")
+    assert runner.find_checkpoint("last", cfg) == str(logs / "runs/old/checkpoints/last.ckpt")
+    assert runner.find_checkpoint("last", cfg, stage="lm") == str(logs / "runs/old/lm/checkpoints/last.ckpt")
 
 
 def test_schedules_with_a_length_of_their_own_follow_trainer_max_epochs(run_task, tmp_path, cache_dir):
@@ -127,35 +127,35 @@ def test_schedules_with_a_length_of_their_own_follow_trainer_max_epochs(run_task
     epochs = pd.read_csv(tmp_path / "one" / "metrics.csv")["epoch"].dropna()
     assert epochs.max() == 0
     default = compose_config("rossmann", tmp_path / "default", cache_dir)
-    callbacks = train.instantiate_group(default.callbacks)
-    train.epochs_from_schedules(default, callbacks)
+    callbacks = runner.instantiate_group(default.callbacks)
+    runner.epochs_from_schedules(default, callbacks)
     assert default.trainer.max_epochs == 8
     ulmfit = compose_config("ulmfit_imdb", tmp_path / "ulmfit", cache_dir, ["trainer.max_epochs=1"])
-    assert train.stage_config(ulmfit, "lm").trainer.max_epochs == 1
+    assert runner.stage_config(ulmfit, "lm").trainer.max_epochs == 1
     assert compose_config("ulmfit_imdb", tmp_path / "u2", cache_dir).stages.lm.trainer.max_epochs == 15
 
 
 def test_any_constructor_argument_is_a_key_and_a_wrong_one_is_named(cache_dir, tmp_path):
     cfg = compose_config("movielens", tmp_path, cache_dir, ["trainer.limit_train_batches=3", "data.split=time"])
     assert cfg.trainer.limit_train_batches == 3 and cfg.data.split == "time"
-    train.check_arguments(cfg)
+    config.check_arguments(cfg)
     typo = compose_config("movielens", tmp_path, cache_dir, ["model.n_factor=3"])
-    with pytest.raises(train.ConfigError, match="model.n_factor is not an argument of .*did you mean model.n_factors"):
-        train.check_arguments(typo)
+    with pytest.raises(ConfigError, match="model.n_factor is not an argument of .*did you mean model.n_factors"):
+        config.check_arguments(typo)
     trainer_typo = compose_config("movielens", tmp_path, cache_dir, ["trainer.max_epoch=3"])
-    with pytest.raises(train.ConfigError, match="trainer.max_epoch is not an argument of pytorch_lightning.Trainer"):
-        train.check_arguments(trainer_typo)
+    with pytest.raises(ConfigError, match="trainer.max_epoch is not an argument of pytorch_lightning.Trainer"):
+        config.check_arguments(trainer_typo)
     overrides = ["~callbacks/schedule", "callbacks.schedule.cycle_len=2"]
     no_schedule = compose_config("tabular", tmp_path, cache_dir, overrides)
-    with pytest.raises(train.ConfigError, match="callbacks.schedule sets cycle_len but names no class"):
-        train.check_arguments(no_schedule)
+    with pytest.raises(ConfigError, match="callbacks.schedule sets cycle_len but names no class"):
+        config.check_arguments(no_schedule)
 
 
 def test_a_gpu_setting_on_a_cpu_machine_says_it_needs_a_gpu(cache_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = compose_config("movielens", tmp_path, cache_dir, ["trainer=mixed"])
-    with pytest.raises(train.ConfigError, match="needs a GPU.*bf16-mixed"):
-        train.check_devices(cfg.trainer)
+    with pytest.raises(ConfigError, match="needs a GPU.*bf16-mixed"):
+        config.check_devices(cfg.trainer)
 
 
 def test_the_best_checkpoint_holds_weights_only_and_last_can_resume(run_task, tmp_path):

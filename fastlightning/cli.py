@@ -1,0 +1,58 @@
+"""The command line: ``python train.py task=<name> [key=value ...]`` (see train.py)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import warnings
+
+import hydra
+from omegaconf import DictConfig
+
+from datamodules.files import DataError
+from fastlightning.config import CONF_DIR, ConfigError, open_overrides
+from fastlightning.runner import optimized_value, run
+from lightning_models.checkpoints import CheckpointError
+
+log = logging.getLogger(__name__)
+
+
+def quiet_known_noise() -> None:
+    """Silence what dependencies say that is known to be harmless here; every other warning stays.
+
+    Lightning's own messages go through Hydra's logging, so ``train.log`` holds them too.
+    """
+    # Lightning 2.6 calls an API that newer torch deprecates
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # every module also logs train/loss at an epoch's last batch, so short epochs log it anyway
+    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    lightning = logging.getLogger("pytorch_lightning")
+    for handler in list(lightning.handlers):
+        lightning.removeHandler(handler)
+    lightning.propagate = True
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(drop_lightning_adverts)
+
+
+def drop_lightning_adverts(record: logging.LogRecord) -> bool:
+    """Lightning's tips for its cloud products and its report of the TPUs and HPUs a machine lacks."""
+    message = record.getMessage()
+    return not (message.startswith("💡 Tip") or re.match(r"[TH]PU available: False", message))
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    quiet_known_noise()
+    try:
+        return optimized_value(run(cfg), cfg.get("optimized_metric"), bool(cfg.get("train")))
+    except (ConfigError, DataError, CheckpointError) as e:
+        log.error(str(e))
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def entry() -> None:
+    """``train.py``'s main: constructor arguments given without ``+`` are let in, then Hydra runs."""
+    sys.argv[1:] = open_overrides(sys.argv[1:])
+    main()
