@@ -1,6 +1,6 @@
 """Language-model training speed: our AWD-LSTM (Lightning) against fastai v2's AWD_LSTM, in the same run.
 
-    python bench/lm_throughput.py [--emb-sz 400 --n-hid 1150 --n-layers 3] [--vocab 60000] [--bs 64 --bptt 70]
+    python -m bench.lm_throughput [--emb-sz 400 --n-hid 1150 --n-layers 3] [--vocab 60000] [--bs 64 --bptt 70]
 
 Both train with their own training loop on the same random token stream with the same sizes,
 batch, bptt, dropouts, Adam, AR/TAR (2, 1) and gradient clipping (0.3), in float32, on this CPU.
@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.clock import Clock  # noqa: E402
-from datamodules.text.lm import LMLoader  # noqa: E402
-from lightning_models.text import LanguageModel  # noqa: E402
+from bench.clock import Clock
+from datamodules.text.lm import LMLoader
+from lightning_models.text import LanguageModel
 
 DROPOUTS = {"dropoute": 0.02, "dropouti": 0.25, "dropouth": 0.15, "dropout": 0.1, "wdrop": 0.2}
 
@@ -138,7 +134,9 @@ def fastai_peer(stream: np.ndarray, args: argparse.Namespace) -> tuple[float, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.lm_throughput", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--emb-sz", type=int, default=400)
     parser.add_argument("--n-hid", type=int, default=1150)
     parser.add_argument("--n-layers", type=int, default=3)

@@ -1,7 +1,7 @@
 """MNIST benchmark: test accuracy of logistic regression and of the CNN, and the CNN's wall time to 99%.
 
-    python bench/mnist.py                          # both tasks, their recipes from conf/task/
-    python bench/mnist.py --tasks mnist_cnn --threads 1 --epochs 5
+    python -m bench.mnist                          # both tasks, their recipes from conf/task/
+    python -m bench.mnist --tasks mnist_cnn --threads 1 --epochs 5
 
 Each task is trained exactly as ``python train.py task=<task> data.data_dir=<mnist>`` would (data,
 model and schedule are composed from the same configs; extra ``--override``s go on top), on the
@@ -18,18 +18,15 @@ network on the same tensors, split, augmentation, loss, AdamW settings and one-c
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fastlightning import compose_task
 
 
 class TestAccuracyClock(pl.Callback):
@@ -119,11 +116,12 @@ def fastai_peer(cfg, datamodule, seed: int) -> dict | None:
 
 
 def run_task(task: str, args: argparse.Namespace) -> dict:
-    overrides = [f"task={task}", f"data.data_dir={args.data_dir}", f"paths.cache_dir={args.cache_dir}"]
+    overrides = [f"data.data_dir={args.data_dir}"]
     if args.epochs:
         overrides.append(f"trainer.max_epochs={args.epochs}")
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides + list(args.override))
+    # nothing is written into the run directory: the trainer below has no logger and no checkpoints
+    run_dir = Path(args.cache_dir) / "bench-mnist" / task
+    cfg = compose_task(task, overrides + list(args.override), run_dir=run_dir, cache_dir=args.cache_dir)
     pl.seed_everything(args.seed)
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.setup("fit")
@@ -154,7 +152,9 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.mnist", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default="/work/shared/data/mnist")
     parser.add_argument("--cache-dir", default="/tmp/fastlightning-bench-cache")
     parser.add_argument("--tasks", nargs="+", default=["mnist_logreg", "mnist_cnn"])

@@ -1,7 +1,7 @@
 """MovieLens benchmark: validation RMSE of the dot + bias model, and training speed per epoch.
 
-    python bench/movielens.py                       # accuracy and speed
-    python bench/movielens.py --skip-speed          # accuracy only
+    python -m bench.movielens                       # accuracy and speed
+    python -m bench.movielens --skip-speed          # accuracy only
 
 Accuracy: ml-latest-small, random 20% validation split (seed 42), the `movielens` task's recipe.
 Speed: one training epoch at batch size 64, 50 factors, timed three ways in the same run, each
@@ -12,21 +12,17 @@ with the same tensors, model and optimizer: our Lightning module, a hand-written
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from datamodules import MovieLensDataModule  # noqa: E402
-from lightning_models import CollabModule  # noqa: E402
-from lightning_models.callbacks import OneCycle  # noqa: E402
+from datamodules import MovieLensDataModule
+from lightning_models import CollabModule
+from lightning_models.callbacks import OneCycle
 
 
 class EpochTimer(pl.Callback):
@@ -144,7 +140,9 @@ def fastai_epoch(dm: MovieLensDataModule, args: argparse.Namespace) -> float | N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.movielens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default="/work/shared/data/movielens/ml-latest-small")
     parser.add_argument("--cache-dir", default="/tmp/fastlightning-bench-cache")
     parser.add_argument("--epochs", type=int, default=5)

@@ -1,10 +1,10 @@
 """Rossmann benchmarks (issue 3, section 6) on the real Kaggle folder.
 
-    python bench/rossmann.py prepare      # feature preparation of the full train set: cold (<= 60 s), cached (<= 3 s)
-    python bench/rossmann.py throughput   # training rows/s: ours vs a hand-written loop (within 10%)
+    python -m bench.rossmann prepare      # feature preparation of the full train set: cold (<= 60 s), cached (<= 3 s)
+    python -m bench.rossmann throughput   # training rows/s: ours vs a hand-written loop (within 10%)
                                           # and vs fastai v2's tabular_learner (>= 3x), in one run
-    python bench/rossmann.py rmspe --window lesson   # val RMSPE on 2014-08-01..2014-09-17 (<= 0.0985)
-    python bench/rossmann.py rmspe --window last48   # val RMSPE on the last 48 days (<= 0.1037)
+    python -m bench.rossmann rmspe --window lesson   # val RMSPE on 2014-08-01..2014-09-17 (<= 0.0985)
+    python -m bench.rossmann rmspe --window last48   # val RMSPE on the last 48 days (<= 0.1037)
 
 Every figure that depends on the machine is printed next to a reference measured in the same run.
 """
@@ -22,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.clock import Clock
 
-from bench.clock import Clock  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA_DIR = "/work/shared/data/rossmann"
 LESSON_WINDOW = ("2014-08-01", "2014-09-17")
@@ -62,7 +61,8 @@ def time_read_csv(data_dir: str) -> None:
 
 
 def in_fresh_process(*args: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True, cwd=ROOT)
+    command = [sys.executable, "-m", "bench.rossmann", *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -100,11 +100,9 @@ def load_data(args: argparse.Namespace):
 def ours(module, args: argparse.Namespace) -> tuple[float, float]:
     """Rows/s of `python train.py task=rossmann`: the task's model, data loader, schedule, logger and lr monitor."""
     import pytorch_lightning as pl
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    from omegaconf import open_dict
+
+    from fastlightning import compose_task
 
     class StepTimer(pl.Callback):
         def __init__(self) -> None:
@@ -120,32 +118,20 @@ def ours(module, args: argparse.Namespace) -> tuple[float, float]:
                 trainer.should_stop = True
 
     with tempfile.TemporaryDirectory() as out:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose(
-                "train",
-                overrides=[
-                    "task=rossmann",
-                    f"paths.output_dir={out}",
-                    f"paths.root_dir={out}",
-                    "~callbacks.checkpoint",
-                    "trainer.enable_progress_bar=false",
-                    "+trainer.enable_model_summary=false",
-                    "+trainer.limit_val_batches=0",
-                    "+trainer.num_sanity_val_steps=0",
-                ],
-                return_hydra_config=True,
-            )
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            cfg.task_name = "rossmann"
+        overrides = [
+            "~callbacks.checkpoint",
+            "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false",
+            "trainer.limit_val_batches=0",
+            "trainer.num_sanity_val_steps=0",
+        ]
+        cfg = compose_task("rossmann", overrides, run_dir=Path(out) / "run")
         model = instantiate(cfg.model, **module.describe(), _convert_="all")
         timer = StepTimer()
         callbacks = [instantiate(c, _convert_="all") for c in cfg.callbacks.values() if c and "_target_" in c]
         logger = instantiate(cfg.logger.csv)
         trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=logger, _convert_="all")
         trainer.fit(model, datamodule=module)
-        GlobalHydra.instance().clear()
     return timer.seconds
 
 
@@ -293,7 +279,7 @@ def bench_rmspe(args: argparse.Namespace) -> None:
     run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix=f"rossmann-{args.window}-"))
     command = [
         sys.executable,
-        "train.py",
+        str(ROOT / "train.py"),
         "task=rossmann",
         f"data.data_dir={args.data_dir}",
         f"data.batch_size={args.batch_size}",
@@ -359,7 +345,9 @@ def reported_rmspe(args: argparse.Namespace, checkpoint: Path) -> tuple[float, d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.rossmann", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["prepare", "throughput", "rmspe", "_prepare", "_read"])
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--cache-dir", default=str(ROOT / ".cache"))

@@ -1,6 +1,6 @@
 """Tokenizing the 100,000 IMDB reviews: ours against fastai v2's ``tokenize_texts``, in the same run.
 
-    python bench/tokenize_imdb.py [--data-dir /work/shared/data/imdb] [--workers 2] [--limit N]
+    python -m bench.tokenize_imdb [--data-dir /work/shared/data/imdb] [--workers 2] [--limit N]
 
 Measures, on the same texts and with the same number of processes:
   1. fastai v2 ``tokenize_texts`` on the texts in memory (skipped with a message if fastai is missing);
@@ -19,11 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from datamodules.text.corpora import ImdbFolder, tokenize_corpus  # noqa: E402
-from datamodules.text.lm import LanguageModelDataModule  # noqa: E402
-from datamodules.text.tokenize import tokenize_documents  # noqa: E402
+from datamodules.text.corpora import ImdbFolder, tokenize_corpus
+from datamodules.text.lm import LanguageModelDataModule
+from datamodules.text.tokenize import tokenize_documents
 
 
 def find_tree(data_dir: Path, unpack_dir: Path) -> Path:
@@ -50,7 +48,9 @@ def timed(label: str, fn):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.tokenize_imdb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data/imdb"))
     parser.add_argument("--unpack-dir", type=Path, default=Path("/work/data"))
     parser.add_argument("--workers", type=int, default=2)

@@ -1,8 +1,8 @@
 """ULMFiT's reduced recipe on this CPU: does language-model pretraining help the IMDB classifier?
 
-    python bench/ulmfit_imdb.py [--data-dir /work/shared/data/imdb] [--lm-docs 6000] [--train-docs 2000]
-    python bench/ulmfit_imdb.py --lm-from OUT/lm --seed 1 --out OUT2 ...   # go on training that LM
-    python bench/ulmfit_imdb.py --out OUT2 --reuse-lm --ulmfit-lr 0.1 ...  # classifiers only
+    python -m bench.ulmfit_imdb [--data-dir /work/shared/data/imdb] [--lm-docs 6000] [--train-docs 2000]
+    python -m bench.ulmfit_imdb --lm-from OUT/lm --seed 1 --out OUT2 ...   # go on training that LM
+    python -m bench.ulmfit_imdb --out OUT2 --reuse-lm --ulmfit-lr 0.1 ...  # classifiers only
 
 1. ``task=imdb_lm`` on ``--lm-docs`` reviews drawn (seeded by ``--seed``) from all 100,000 texts
    (train + unsup + test, as the lesson), a small AWD-LSTM, ``--lm-epochs`` epochs: writes encoder.pt
@@ -21,54 +21,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import train  # noqa: E402
-from bench.tokenize_imdb import find_tree  # noqa: E402
+import fastlightning
+from bench.tokenize_imdb import find_tree
 
 
 def run(task: str, out: Path, cache: Path, overrides: list[str]) -> tuple[dict, float]:
     """``python train.py task=<task> <overrides>`` writing into ``out``; (metrics, seconds)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                f"task={task}",
-                f"paths.root_dir={out.parent}",
-                f"paths.output_dir={out}",
-                f"paths.cache_dir={cache}",
-                "trainer.enable_progress_bar=false",
-                *overrides,
-            ],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.task_name = task
-        del cfg.hydra
+    overrides = ["trainer.enable_progress_bar=false", *overrides]
+    cfg = fastlightning.compose_task(task, overrides, run_dir=out, cache_dir=cache)
     start = time.perf_counter()
-    metrics = train.run(cfg)
+    metrics = fastlightning.run(cfg)
     return metrics, time.perf_counter() - start
 
 
 def train_lm(args: argparse.Namespace, lm_dir: Path, cache: Path, common: list[str]) -> dict:
     """``task=imdb_lm`` into ``lm_dir``; what the results record of it."""
-    lm_options = [f"+data.max_docs={args.lm_docs}", f"trainer.max_epochs={args.lm_epochs}", "model.lr=1e-2"]
+    lm_options = [f"data.max_docs={args.lm_docs}", f"trainer.max_epochs={args.lm_epochs}", "model.lr=1e-2"]
     if args.lm_from is not None:
         lm_options += [
-            f"+model.encoder_path={args.lm_from / 'encoder.pt'}",
-            f"+model.encoder_vocab_path={args.lm_from / 'vocab.json'}",
+            f"model.encoder_path={args.lm_from / 'encoder.pt'}",
+            f"model.encoder_vocab_path={args.lm_from / 'vocab.json'}",
         ]
     lm, seconds = run("imdb_lm", lm_dir, cache, [*common, *lm_options, f"seed={args.seed}"])
     print(
@@ -80,7 +55,9 @@ def train_lm(args: argparse.Namespace, lm_dir: Path, cache: Path, common: list[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ulmfit_imdb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data/imdb"))
     parser.add_argument("--unpack-dir", type=Path, default=Path("/work/data"))
     parser.add_argument("--out", type=Path, default=Path("/work/data/bench_ulmfit"))
@@ -116,9 +93,9 @@ def main() -> None:
         *sizes,
         *data,
         f"data.vocab_path={lm_dir / 'vocab.json'}",
-        f"+data.max_train_docs={args.train_docs}",
-        f"+data.max_test_docs={args.test_docs}",
-        f"+data.max_len={args.max_len}",
+        f"data.max_train_docs={args.train_docs}",
+        f"data.max_test_docs={args.test_docs}",
+        f"data.max_len={args.max_len}",
         "data.batch_size=32",
     ]
     encoder = f"model.encoder_path={lm_dir / 'encoder.pt'}"

@@ -1,0 +1,1 @@
+"""Benchmarks against the references: run each from the repository root, ``python -m bench.<name>``."""
