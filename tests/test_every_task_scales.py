@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TASKS
+from tests.conftest import TASKS, run_python
 
-FEW_BATCHES = ["trainer.max_epochs=1", "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=2"]
+FEW_BATCHES = ["trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=2"]
 # tasks without dropout or batch statistics: two ranks of batch b take the steps one process of batch 2b takes
 SAME_STEPS_UNDER_DDP = {"movielens_dot": "val/rmse", "mnist_logreg": "val/acc"}
 BATCH = 16
@@ -35,11 +36,36 @@ def val_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return {key: value for key, value in metrics.items() if key.startswith("val/")}
 
 
-@pytest.mark.parametrize("task", [task for task in TASKS if task not in DDP_TESTED_ELSEWHERE])
-def test_task_trains_under_ddp_on_two_cpu_processes(task, run_task, tmp_path):
-    args = [task, *few_batches(task)]
-    spawned = run_task(*args, "trainer=ddp_cpu", f"data.batch_size={BATCH}", run_dir=tmp_path / "ddp")
-    single = run_task(*args, f"data.batch_size={2 * BATCH}", run_dir=tmp_path / "one")
+DDP_TASKS = [task for task in TASKS if task not in DDP_TESTED_ELSEWHERE]
+
+
+@pytest.fixture(scope="module")
+def ddp_metrics(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> dict[str, dict]:
+    """Each task's metrics under DDP (batch 16 a rank), from one launch of two processes for all of them."""
+    folder = tmp_path_factory.mktemp("ddp")
+    spec = {
+        task: {
+            "task": task,
+            "overrides": [*few_batches(task), f"data.batch_size={BATCH}"],
+            "run_dir": str(folder / task),
+        }
+        for task in DDP_TASKS
+    }
+    (folder / "spec.json").write_text(json.dumps(spec))
+    run_python(
+        "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "tests/ddp_tasks.py", str(folder / "spec.json"), str(cache_dir), timeout=1200,
+    )  # fmt: skip
+    return json.loads((folder / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ddp_tasks")  # one worker runs the launch for all of them
+@pytest.mark.parametrize("task", DDP_TASKS)
+def test_task_trains_under_ddp_on_two_cpu_processes(task, ddp_metrics, run_task, tmp_path):
+    spawned = ddp_metrics[task]
+    assert "error" not in spawned, spawned.get("error")
+    single = run_task(task, *few_batches(task), f"data.batch_size={2 * BATCH}", run_dir=tmp_path / "one")
     assert val_metrics(spawned).keys() == val_metrics(single).keys() != set()
     assert all(math.isfinite(value) for value in spawned.values())
     if task in SAME_STEPS_UNDER_DDP:

@@ -1,0 +1,41 @@
+"""Runs several tasks in turn under DDP in the two CPU processes that torchrun started.
+
+    python -m torch.distributed.run --standalone --nproc_per_node=2 tests/ddp_tasks.py SPEC.json CACHE_DIR
+
+``SPEC.json`` maps a name to ``{"task": ..., "overrides": [...], "run_dir": ...}``; rank 0 writes every
+run's metrics (or its error) to ``metrics.json`` beside it. Starting the processes once for all the
+runs, instead of spawning two for each, is what keeps the DDP tests of every task fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import torch
+
+from fastlightning import compose_task, run
+
+ON_TWO_CPU_PROCESSES = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def main(spec_path: str, cache_dir: str) -> None:
+    torch.set_num_threads(1)
+    spec = json.loads(Path(spec_path).read_text())
+    results = {}
+    for name, job in spec.items():
+        overrides = [*QUIET, *job["overrides"], *ON_TWO_CPU_PROCESSES]
+        try:
+            results[name] = run(compose_task(job["task"], overrides, run_dir=job["run_dir"], cache_dir=cache_dir))
+        except Exception:  # one failing run must not hide the others' results
+            results[name] = {"error": traceback.format_exc()}
+    if os.environ.get("RANK", "0") == "0":
+        (Path(spec_path).parent / "metrics.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
