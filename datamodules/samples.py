@@ -560,10 +560,10 @@ def write_rossmann_sample(folder: str | Path) -> Path:
 
 # --- Text: synthetic corpora for the language models and the ULMFiT classifier -------------------------
 
-_POSITIVE = ["wonderful", "superb", "brilliant", "excellent", "moving", "delightful", "charming", "gripping"]
-_POSITIVE += ["masterful", "stunning", "touching", "clever"]
-_NEGATIVE = ["awful", "terrible", "boring", "dull", "clumsy", "tedious", "dreadful", "pointless", "lifeless"]
-_NEGATIVE += ["painful", "forgettable", "stupid"]
+_POSITIVE = ["wonderful", "superb", "brilliant", "moving", "charming", "gripping", "clever", "touching"]
+_NEGATIVE = ["awful", "boring", "dull", "clumsy", "tedious", "pointless", "lifeless", "stupid"]
+# how a review joins its two adjectives: "clever and moving", "dull, even tedious"
+_JOINS = {True: " and ", False: ", even "}
 _ASPECTS = [
     "acting",
     "plot",
@@ -636,36 +636,40 @@ _VERDICTS = {
 
 
 def _review(rng: np.random.Generator, positive: bool, agree: float = 0.9) -> str:
-    """One review from a small grammar: its judging sentences and verdict mostly agree with ``positive``."""
+    """One review from a small grammar: its judging sentences and verdict mostly agree with ``positive``.
+
+    A judging sentence pairs two adjectives of one polarity, joined as that polarity joins them, so the
+    word after the first adjective already tells its polarity: a language model learns the adjectives'
+    polarity in its first hundred steps, and then which polarity the rest of the review keeps.
+    """
 
     def leaning() -> bool:
         return (rng.random() < agree) == positive
 
-    def adjs() -> tuple[str, str]:
-        """Two different adjectives of one polarity: a sentence judges one way."""
-        first, second = rng.choice(_POSITIVE if leaning() else _NEGATIVE, size=2, replace=False)
-        return (str(first).upper() if rng.random() < 0.05 else str(first)), str(second)
+    def adjs() -> str:
+        polarity = leaning()
+        first, second = rng.choice(_POSITIVE if polarity else _NEGATIVE, size=2, replace=False)
+        first = str(first).upper() if rng.random() < 0.05 else str(first)
+        return f"{first}{_JOINS[polarity]}{second}"
 
     title = f"{_name(rng)} {_name(rng, 1)}"
     neutral = [
-        lambda: f"I saw {title} {rng.choice(_WHEN)}.",
         lambda: f"It runs about {rng.integers(80, 180)} minutes.",
         lambda: f"The film was directed by {_name(rng)} in {rng.integers(1950, 2011)}.",
         lambda: f"{_name(rng)} plays a {rng.choice(_ROLES)} who meets a {rng.choice(_ROLES)}.",
     ]
     judging = [
-        lambda: "The {} was {} and {}.".format(rng.choice(_ASPECTS), *adjs()),
-        lambda: "{} is {} and {} as the {}.".format(_name(rng), *adjs(), rng.choice(_ROLES)),
-        lambda: "What a {}, {} {}!".format(*adjs(), rng.choice(_KINDS)),
-        lambda: "I found it {} and {}.".format(*adjs()),
-        lambda: "Honestly, the {} felt {} and {}.".format(rng.choice(_ASPECTS), *adjs()),
+        lambda: f"The {rng.choice(_ASPECTS)} was {adjs()}.",
+        lambda: f"{_name(rng)} is {adjs()} as the {rng.choice(_ROLES)}.",
+        lambda: f"What a {adjs()} {rng.choice(_KINDS)}!",
+        lambda: f"I found it {adjs()}.",
+        lambda: f"Honestly, the {rng.choice(_ASPECTS)} felt {adjs()}.",
     ]
-    sentences = [neutral[0]()]
+    sentences = [f"I saw {title} {rng.choice(_WHEN)}."]
     for _ in range(rng.integers(3, 7)):
-        pool = judging if rng.random() < 0.75 else neutral
+        pool = judging if rng.random() < 0.8 else neutral
         sentences.append(pool[rng.integers(len(pool))]())
-    if rng.random() < 0.6:
-        sentences.append(str(rng.choice(_VERDICTS[leaning()])))
+    sentences.append(str(rng.choice(_VERDICTS[leaning()])))
     if rng.random() < 0.3:
         score = rng.integers(7, 11) if positive else rng.integers(1, 5)
         sentences.append(f"{score} out of 10.")
@@ -676,14 +680,15 @@ def _review(rng: np.random.Generator, positive: bool, agree: float = 0.9) -> str
 
 
 def write_imdb_sample(
-    folder: str | Path, n_train: int = 400, n_unsup: int = 2000, n_test: int = 200, seed: int = 0
+    folder: str | Path, n_train: int = 200, n_unsup: int = 100, n_test: int = 100, seed: int = 0
 ) -> Path:
     """A grammar-generated ``aclImdb`` tree: ``train/{pos,neg,unsup}``, ``test/{pos,neg}``, ``ID_RATING.txt``.
 
     ``n_train`` and ``n_test`` reviews per class. Each review mixes neutral sentences with sentiment
     sentences (two adjectives of one polarity each) and a verdict that agree with its class 90% of the
     time, so its label is learnable from the words, and a language model learns which adjectives go
-    together and which verdict follows them: what ULMFiT's classifier inherits from it.
+    together and which verdict follows them: what ULMFiT's classifier inherits from it. The sizes
+    keep the default recipes' runs short (the language model sees 8 batches of 64 x 70 an epoch).
     """
 
     def write(tmp: Path) -> None:
@@ -728,7 +733,7 @@ def _abstract(rng: np.random.Generator, category: str) -> tuple[str, str]:
     return title, " ".join(sentences)
 
 
-def write_arxiv_sample(folder: str | Path, n_per_category: int = 250, seed: int = 0) -> Path:
+def write_arxiv_sample(folder: str | Path, n_per_category: int = 150, seed: int = 0) -> Path:
     """``arxiv.csv`` (id, title, abstract, categories): each category writes with its own vocabulary.
 
     A third of the papers list a second category after their main one.
@@ -772,7 +777,7 @@ def _wiki_article(rng: np.random.Generator) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_wikitext_sample(folder: str | Path, n_train: int = 300, n_eval: int = 30, seed: int = 0) -> Path:
+def write_wikitext_sample(folder: str | Path, n_train: int = 200, n_eval: int = 30, seed: int = 0) -> Path:
     """``wiki.train.tokens``, ``wiki.valid.tokens``, ``wiki.test.tokens`` of grammar-generated articles."""
 
     def write(tmp: Path) -> None:

@@ -11,6 +11,7 @@ import torch
 from datamodules.text.classification import PaddedDocuments, SortishSampler, TextClassificationDataModule
 from lightning_models.callbacks import OneCycle, UnfreezingStages
 from lightning_models.checkpoints import CheckpointError
+from lightning_models.contracts import LAYER_GROUP
 from lightning_models.text.classifier import TextClassifier, left_align, masked_concat_pool
 from lightning_models.text.transfer import remap_embedding, save_encoder
 
@@ -74,6 +75,33 @@ def test_only_the_last_max_seq_tokens_are_pooled():
         outputs = raw[-1]
         expected = torch.cat([outputs[0, -1], outputs[0, -6:].max(0).values, outputs[0, -6:].mean(0)])
         torch.testing.assert_close(model.encode(tokens, lengths)[0], expected)
+
+
+def test_validation_normalizes_the_head_with_the_statistics_of_the_evaluated_encoder():
+    # under the encoder's dropout a fresh encoder's pooled features spread several times wider than
+    # without: a head normalized with the training statistics gave every test document one class
+    torch.manual_seed(0)
+    model = _classifier(n_classes=2, drop_mult=1.0, dropouti=0.6, wdrop=0.6, lr=1e-2, optimizer="adam")
+    rng = np.random.default_rng(0)
+    tokens, lengths = _padded([list(rng.integers(2, 40, n)) for n in rng.integers(5, 15, 24)])
+    batch = (tokens, lengths, torch.tensor(rng.integers(0, 2, 24)))
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    loader = torch.utils.data.DataLoader([batch], batch_size=None)
+    trainer.fit(model, train_dataloaders=loader, val_dataloaders=loader)
+    model.eval()
+    with torch.no_grad():
+        features = model.encode(tokens, lengths)
+    norm = model.head[0]
+    torch.testing.assert_close(norm.running_mean, features.mean(0))
+    torch.testing.assert_close(norm.running_var, features.var(0))
 
 
 def test_vocabulary_remap_moves_rows_by_token_and_starts_new_ones_at_the_mean():
@@ -147,7 +175,7 @@ def test_unfreezing_stages_change_trainable_groups_and_learning_rates():
             trainable = [all(p.requires_grad for p in g.parameters()) for g in pl_module.layer_groups()]
             lrs = {}
             for group in trainer.optimizers[0].param_groups:
-                lrs[group["layer_group"]] = group["lr"]
+                lrs[group[LAYER_GROUP]] = group["lr"]
             seen.append((trainer.current_epoch, batch_idx, trainable, [lrs[i] for i in range(5)]))
 
     cycle = OneCycle(div=10, pct_start=0.5, final_div=100, moms=None, anneal="linear")

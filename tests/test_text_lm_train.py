@@ -48,7 +48,7 @@ def test_imdb_language_model_beats_the_unigram_baseline_and_exports(run_task, tm
 
 
 @pytest.mark.parametrize(
-    ("task", "epochs"), [("wikitext_lm", "trainer.max_epochs=1"), ("arxiv_lm", "callbacks.schedule.n_cycles=1")]
+    ("task", "epochs"), [("wikitext_lm", "trainer.max_epochs=3"), ("arxiv_lm", "callbacks.schedule.n_cycles=1")]
 )
 def test_wikitext_and_arxiv_language_models_learn(run_task, tmp_path, task, epochs):
     metrics = run_task(task, *SMALL, epochs, run_dir=tmp_path / task)

@@ -21,7 +21,7 @@ DOWNLOADS = {"imdb": "imdb", "wikitext": "wikitext-103"}
 
 def sample_folder(cache_dir: str | Path, corpus: str) -> Path:
     """Where the built-in sample of ``corpus`` is written (a new version when its generator changes)."""
-    return Path(cache_dir) / "samples" / f"{corpus}-v4"
+    return Path(cache_dir) / "samples" / f"{corpus}-v5"
 
 
 def corpus_folder(corpus: str, data_dir: str | None, download: bool, dataset: str | None, cache_dir: Path) -> Path:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import islice
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,8 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
-from lightning_models.text.awd_lstm import AWDLSTMEncoder, detach_state
+from lightning_models.layers import bn_drop_lin_stack
+from lightning_models.text.awd_lstm import AWDDropouts, awd_lstm_encoder, detach_state
 from lightning_models.text.transfer import EncoderTransfer
 
 
@@ -36,17 +38,10 @@ def masked_concat_pool(outputs: torch.Tensor, mask: torch.Tensor, last: torch.Te
 
 
 class PoolingHead(nn.Sequential):
-    """For each layer: BatchNorm -> Dropout -> Linear, with a ReLU between layers (fastai's ``LinBnDrop``)."""
+    """BatchNorm -> Dropout -> Linear per layer, ReLUs between (``bn_drop_lin_stack``), on the pooled encoding."""
 
     def __init__(self, sizes: Sequence[int], ps: Sequence[float]) -> None:
-        if len(ps) != len(sizes) - 1:
-            raise ValueError(f"the head has {len(sizes) - 1} linear layers but {len(ps)} dropouts (ps={list(ps)})")
-        layers: list[nn.Module] = []
-        for i, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], ps, strict=True)):
-            layers += [nn.BatchNorm1d(n_in), nn.Dropout(p), nn.Linear(n_in, n_out)]
-            if i < len(ps) - 1:
-                layers.append(nn.ReLU(inplace=True))
-        super().__init__(*layers)
+        super().__init__(*bn_drop_lin_stack(sizes, ps))
 
 
 class TextClassifier(EncoderTransfer, RecipeModule):
@@ -58,6 +53,8 @@ class TextClassifier(EncoderTransfer, RecipeModule):
     dropouts ``ps``). ``drop_mult`` scales the encoder's dropouts (the lesson: 0.5 of 0.4/0.5/0.05/0.3).
     Layer groups: the embedding, each LSTM layer, the head. With ``encoder_path`` the encoder
     starts from a language model's ``encoder.pt``, its embedding remapped onto this vocabulary.
+    Before each validation the head's BatchNorm statistics are recomputed from ``recalibration_batches``
+    training batches as the evaluated model sees them (0: the running averages of training, as fastai).
     Batches: (tokens padded first, lengths, labels[, index]).
     """
 
@@ -81,23 +78,16 @@ class TextClassifier(EncoderTransfer, RecipeModule):
         ps: Sequence[float] = (0.2, 0.1),
         encoder_path: str | None = None,
         encoder_vocab_path: str | None = None,
+        recalibration_batches: int = 32,
         **optim,
     ) -> None:
         super().__init__(**optim)
         self.save_hyperparameters()
-        self.encoder = AWDLSTMEncoder(
-            vocab_sz,
-            emb_sz,
-            n_hid,
-            n_layers,
-            pad_idx,
-            dropoute=dropoute * drop_mult,
-            dropouti=dropouti * drop_mult,
-            dropouth=dropouth * drop_mult,
-            wdrop=wdrop * drop_mult,
-        )
+        dropouts = AWDDropouts(dropoute, dropouti, dropouth, wdrop).scaled(drop_mult)
+        self.encoder = awd_lstm_encoder(vocab_sz, emb_sz, n_hid, n_layers, pad_idx, dropouts)
         self.head = PoolingHead([3 * emb_sz, *lin_ftrs, n_classes], ps)
         self.pad_idx, self.bptt, self.max_seq = pad_idx, bptt, max_seq
+        self.recalibration_batches = recalibration_batches
         self.val_acc = torchmetrics.Accuracy("multiclass", num_classes=n_classes)
         self.test_acc = torchmetrics.Accuracy("multiclass", num_classes=n_classes)
         self.val_loss, self.test_loss = torchmetrics.MeanMetric(), torchmetrics.MeanMetric()
@@ -154,6 +144,36 @@ class TextClassifier(EncoderTransfer, RecipeModule):
     def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         tokens, lengths, _, index = batch
         return {"index": index, "probs": torch.softmax(self(tokens, lengths).float(), -1)}
+
+    def on_validation_epoch_start(self) -> None:
+        trainer = self.trainer
+        if trainer.state.fn != "fit" or trainer.sanity_checking or not self.recalibration_batches:
+            return
+        # a loader of its own: reading the one in use would move its sampler on
+        loader = trainer.datamodule.train_dataloader() if trainer.datamodule is not None else trainer.train_dataloader
+        self.recalibrate_head(loader, self.recalibration_batches)
+
+    @torch.no_grad()
+    def recalibrate_head(self, batches: Iterable, max_batches: int) -> None:
+        """The head's BatchNorm statistics, recomputed from ``batches`` as the model evaluates them.
+
+        Training leaves running averages of features taken under the encoder's dropout; a fresh or
+        briefly trained encoder's features spread several times wider under dropout than without,
+        so the evaluated head, normalized with the training statistics, gave every document the
+        same class (the recalibration of Wu & Johnson's "Rethinking BatchNorm", 2021).
+        """
+        was_training = self.training
+        self.eval()
+        batches = islice(batches, max_batches)
+        features = torch.cat([self.encode(tokens.to(self.device), lengths) for tokens, lengths, *_ in batches])
+        reduce = self.trainer.strategy.reduce
+        for layer in self.head:
+            if isinstance(layer, nn.BatchNorm1d):
+                # every DDP rank's replica gets the same statistics
+                layer.running_mean.copy_(reduce(features.mean(0), reduce_op="mean"))
+                layer.running_var.copy_(reduce(features.var(0), reduce_op="mean"))
+            features = layer(features)
+        self.train(was_training)
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
