@@ -10,13 +10,9 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.layers import sigmoid_range
 
 ARCHS = ("dot", "dot_bias", "nn")
-
-
-def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """Squash ``x`` into (low, high) with a sigmoid."""
-    return torch.sigmoid(x) * (high - low) + low
 
 
 class EmbeddingDot(nn.Module):

@@ -1,7 +1,8 @@
 """Optimizer parameter groups: one learning rate per layer group, no weight decay on biases and norms.
 
-Every optimizer param group carries ``peak_lr`` (the rate a schedule scales from) and ``layer_group``
-(its index in ``layer_groups()``), so schedules and unfreezing can act per layer group.
+Every optimizer param group carries ``PEAK_LR`` (the rate a schedule scales from) and ``LAYER_GROUP``
+(its index in ``layer_groups()``; both keys in ``lightning_models.contracts``), so schedules and
+unfreezing can act per layer group.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from lightning_models.contracts import LAYER_GROUP, PEAK_LR
 
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
@@ -55,7 +58,7 @@ def param_groups(
             (plain if id(p) in no_decay else decay).append(p)
         for params, wd in ((decay, weight_decay), (plain, 0.0)):
             if params:
-                groups.append({"params": params, "lr": lr, "peak_lr": lr, "weight_decay": wd, "layer_group": i})
+                groups.append({"params": params, "lr": lr, PEAK_LR: lr, "weight_decay": wd, LAYER_GROUP: i})
     return groups
 
 

@@ -10,7 +10,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
-from lightning_models.collab import sigmoid_range
+from lightning_models.layers import SparseDropout, sigmoid_range
 from lightning_models.metrics import ExpRMSPE
 
 
@@ -51,40 +51,6 @@ class EntityEmbeddings(nn.Module):
         """Codes [batch, columns] of any integer type -> the concatenated embeddings [batch, sum(dims)]."""
         rows = F.embedding(x_cat.long() + self.offsets, self.weight)
         return rows.flatten(1).index_select(1, self.used)
-
-
-class SparseDropout(nn.Module):
-    """Dropout that draws only the positions it drops, as the gaps of a Bernoulli process.
-
-    The mask has the distribution of ``nn.Dropout``'s (each element dropped independently with
-    probability ``p``, the rest scaled by 1/(1-p)), but a CPU draws ``n*p`` geometric gaps instead
-    of ``n`` Bernoulli numbers: several times cheaper at the lesson's rates (0.001 to 0.04). The
-    gaps drawn cover the tensor unless they fall over 10 standard deviations short (chance below
-    1e-20). Off the CPU it is ``nn.functional.dropout``.
-    """
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must lie in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        if x.device.type != "cpu":
-            return F.dropout(x, self.p, training=True)
-        n = x.numel()
-        mean = n * self.p
-        gaps = torch.empty(int(mean + 10 * (mean * (1 - self.p)) ** 0.5 + 32), dtype=torch.float64)
-        gaps.geometric_(self.p)
-        dropped = gaps.cumsum_(0).sub_(1).clamp_(max=n).long()
-        mask = torch.full((n + 1,), 1 / (1 - self.p), dtype=x.dtype)
-        mask.index_fill_(0, dropped, 0)
-        return x * mask[:n].view_as(x)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class TabularNet(nn.Module):

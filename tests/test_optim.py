@@ -6,6 +6,7 @@ import pytest
 import torch
 from toy import ToyRegressor
 
+from lightning_models.contracts import LAYER_GROUP, PEAK_LR
 from lightning_models.optim import discriminative_lrs
 
 
@@ -18,7 +19,7 @@ def test_optimizer_groups_follow_layer_groups_and_skip_decay_on_biases_and_norms
     model = ToyRegressor(lr=0.01, lr_div=2.6, weight_decay=0.1)
     optimizer = model.configure_optimizers()
     assert isinstance(optimizer, torch.optim.AdamW)
-    groups = [(g["layer_group"], g["lr"], g["weight_decay"], len(g["params"])) for g in optimizer.param_groups]
+    groups = [(g[LAYER_GROUP], g["lr"], g["weight_decay"], len(g["params"])) for g in optimizer.param_groups]
     assert groups == [
         (0, pytest.approx(0.01 / 2.6**2), 0.1, 1),  # body linear weight
         (0, pytest.approx(0.01 / 2.6**2), 0.0, 3),  # its bias, batch-norm weight and bias
@@ -27,7 +28,7 @@ def test_optimizer_groups_follow_layer_groups_and_skip_decay_on_biases_and_norms
         (2, pytest.approx(0.01), 0.1, 1),
         (2, pytest.approx(0.01), 0.0, 1),
     ]
-    assert all(g["peak_lr"] == g["lr"] for g in optimizer.param_groups)
+    assert all(g[PEAK_LR] == g["lr"] for g in optimizer.param_groups)
     every = {id(p) for g in optimizer.param_groups for p in g["params"]}
     assert every == {id(p) for p in model.parameters()}
 
@@ -35,7 +36,7 @@ def test_optimizer_groups_follow_layer_groups_and_skip_decay_on_biases_and_norms
 def test_without_weight_decay_each_layer_group_is_one_optimizer_group():
     model = ToyRegressor(lr=0.01, lr_div=2.6, weight_decay=0.0)
     optimizer = model.configure_optimizers()
-    groups = [(g["layer_group"], g["lr"], g["weight_decay"], len(g["params"])) for g in optimizer.param_groups]
+    groups = [(g[LAYER_GROUP], g["lr"], g["weight_decay"], len(g["params"])) for g in optimizer.param_groups]
     assert groups == [
         (0, pytest.approx(0.01 / 2.6**2), 0.0, 4),
         (1, pytest.approx(0.01 / 2.6), 0.0, 2),

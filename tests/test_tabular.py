@@ -22,7 +22,7 @@ from datamodules.tabular import (
     embedding_sizes,
     encode_table,
 )
-from lightning_models.tabular import EntityEmbeddings, SparseDropout, TabularModule, TabularNet
+from lightning_models.tabular import EntityEmbeddings, TabularModule, TabularNet
 
 
 def hand_frame() -> pd.DataFrame:
@@ -164,24 +164,6 @@ def test_one_table_lookup_equals_a_lookup_per_column_and_trains_only_the_used_en
     grad = embeddings.weight.grad
     assert (grad[10:14, 2:] == 0).all() and (grad[14:, 3:] == 0).all()
     assert grad[:10].abs().sum() > 0
-
-
-def test_sparse_dropout_drops_at_rate_p_and_scales_the_rest():
-    torch.manual_seed(0)
-    dropout = SparseDropout(0.01)
-    x = torch.ones(1000, 1000, requires_grad=True)
-    y = dropout(x)
-    dropped = (y == 0).float().mean().item()
-    assert abs(dropped - 0.01) < 5 * (0.01 * 0.99 / 1e6) ** 0.5
-    assert torch.allclose(y[y != 0], torch.tensor(1 / 0.99))
-    first_half = (y[:500] == 0).float().mean().item()  # spread over the whole tensor
-    assert abs(first_half - 0.01) < 0.001
-    y.sum().backward()
-    assert torch.equal(x.grad, y.detach())
-    assert torch.equal(dropout.eval()(x), x)
-    assert torch.equal(SparseDropout(0.0)(x), x)
-    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
-        SparseDropout(1.0)
 
 
 def test_layer_groups_are_inputs_hidden_output_and_cover_every_parameter():

@@ -1,10 +1,15 @@
-"""Training recipes as Lightning callbacks."""
+"""Training recipes as Lightning callbacks; each name is imported at its first use."""
 
-from lightning_models.callbacks.finetuning import GradualUnfreezing, UnfreezingStages
-from lightning_models.callbacks.interrupt import InterruptCheckpoint
-from lightning_models.callbacks.lr_finder import LRFinder
-from lightning_models.callbacks.plots import EmbeddingReport
-from lightning_models.callbacks.schedules import SGDR, FlatCos, OneCycle, StepSchedule
+from typing import TYPE_CHECKING
+
+from lightning_models.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from lightning_models.callbacks.finetuning import GradualUnfreezing, UnfreezingStages
+    from lightning_models.callbacks.interrupt import InterruptCheckpoint
+    from lightning_models.callbacks.lr_finder import LRFinder
+    from lightning_models.callbacks.plots import EmbeddingReport
+    from lightning_models.callbacks.schedules import SGDR, FlatCos, OneCycle, StepSchedule
 
 __all__ = [
     "SGDR",
@@ -17,3 +22,14 @@ __all__ = [
     "StepSchedule",
     "UnfreezingStages",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".finetuning": ["GradualUnfreezing", "UnfreezingStages"],
+        ".interrupt": ["InterruptCheckpoint"],
+        ".lr_finder": ["LRFinder"],
+        ".plots": ["EmbeddingReport"],
+        ".schedules": ["SGDR", "FlatCos", "OneCycle", "StepSchedule"],
+    },
+)

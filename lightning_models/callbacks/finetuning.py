@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
 from lightning_models.callbacks.schedules import EpochSchedule, OneCycle, Piece, piece_at
+from lightning_models.contracts import RecipeModel
 
 
 class GradualUnfreezing(Callback):
@@ -15,7 +16,7 @@ class GradualUnfreezing(Callback):
 
     ``k`` is a number of groups counted from the output side or ``"all"``; epochs before the first
     key train every group. The stage is recomputed from the epoch at every epoch start, so a resumed
-    run is in the right stage. Works with any module that has ``freeze_to`` (see ``RecipeModule``),
+    run is in the right stage. Works with any ``RecipeModel`` (see ``lightning_models.contracts``),
     also under DDP.
     """
 
@@ -34,7 +35,7 @@ class GradualUnfreezing(Callback):
         return self.schedule[max(started)] if started else "all"
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if not hasattr(pl_module, "freeze_to"):
+        if not isinstance(pl_module, RecipeModel):
             raise TypeError(
                 f"GradualUnfreezing needs a module with layer groups and freeze_to(); "
                 f"{type(pl_module).__name__} has none (subclass lightning_models.RecipeModule)"
@@ -81,7 +82,7 @@ class UnfreezingStages(EpochSchedule):
         return self.cycle.momentum_at(self.stage_at(step)[1])
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if not hasattr(pl_module, "freeze_to"):
+        if not isinstance(pl_module, RecipeModel):
             raise TypeError(f"UnfreezingStages needs a module with freeze_to(); {type(pl_module).__name__} has none")
         self._applied = None
         super().setup(trainer, pl_module, stage)

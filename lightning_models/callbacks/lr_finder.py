@@ -17,6 +17,8 @@ from pytorch_lightning.tuner.lr_finder import _determine_lr_attr_name
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.parsing import lightning_getattr, lightning_setattr
 
+from lightning_models.contracts import LAYER_GROUP, PEAK_LR, RecipeModel
+
 SEARCH_DECADES = 2.0  # how far below the loss minimum (in decades of lr) the steepest descent is looked for
 MIN_DROP = 0.02  # the fraction of the loss the curve must fall by, from its plateau, to count as falling
 NOISE_MULTIPLE = 3.0  # ... and by this many times the curve's noise
@@ -132,8 +134,8 @@ class LRFinder(LearningRateFinder):
     (and ``lr_find.png`` when matplotlib is installed) to the run directory.
 
     The sweep's losses are Lightning's, with their warm-up bias undone (``undo_warmup_bias``).
-    Lightning is kept from applying its own suggestion. Ours becomes the module's lr; a module with
-    ``group_lrs()`` (see ``RecipeModule``) gets its discriminative lrs back, scaled from it, and
+    Lightning is kept from applying its own suggestion. Ours becomes the module's lr; a ``RecipeModel``
+    (see ``lightning_models.contracts``) gets its discriminative lrs back, scaled from it, and
     every group's ``peak_lr`` is set so that the schedules start from it. With no usable suggestion
     the configured lr is kept, with a warning. ``update_attr=False`` sweeps without changing the lr.
     """
@@ -166,12 +168,12 @@ class LRFinder(LearningRateFinder):
 
     @staticmethod
     def _set_peaks(trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        lrs = pl_module.group_lrs() if hasattr(pl_module, "group_lrs") else None
+        lrs = pl_module.group_lrs() if isinstance(pl_module, RecipeModel) else None
         for optimizer in trainer.optimizers:
             for group in optimizer.param_groups:
-                if lrs is not None and "layer_group" in group:
-                    group["lr"] = lrs[group["layer_group"]]
-                group["peak_lr"] = group["lr"]
+                if lrs is not None and LAYER_GROUP in group:
+                    group["lr"] = lrs[group[LAYER_GROUP]]
+                group[PEAK_LR] = group["lr"]
 
     def _report(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr_name: str | None) -> None:
         """Write the sweep and its plot; log the suggestion, or warn that there is none."""

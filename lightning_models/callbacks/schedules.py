@@ -22,6 +22,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.utilities import rank_zero_info
 
+from lightning_models.contracts import PEAK_LR
+
 # Lightning's max_epochs when none is given (it warns and sets this value)
 LIGHTNING_DEFAULT_MAX_EPOCHS = 1000
 
@@ -75,7 +77,7 @@ class StepSchedule(Callback):
         self.total_steps = max(1, int(trainer.estimated_stepping_batches))
         for optimizer in trainer.optimizers:
             for group in optimizer.param_groups:
-                group.setdefault("peak_lr", group["lr"])
+                group.setdefault(PEAK_LR, group["lr"])
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
         step = trainer.global_step
@@ -83,7 +85,7 @@ class StepSchedule(Callback):
         mom = self.momentum(step)
         for optimizer in trainer.optimizers:
             for group in optimizer.param_groups:
-                group["lr"] = group["peak_lr"] * factor
+                group["lr"] = group[PEAK_LR] * factor
                 if mom is None:
                     continue
                 if "betas" in group:

@@ -9,6 +9,7 @@ does so between LSTM layers, ``dropout`` on the last layer's output (in the deco
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -167,6 +168,38 @@ class AWDLSTMEncoder(nn.Module):
                 x = self.hidden_dropouts[i](x)
             dropped.append(x)
         return raw, dropped, new_state
+
+
+@dataclass(frozen=True)
+class AWDDropouts:
+    """The five dropouts (see the module's docstring); ``dropout`` only matters to a decoder."""
+
+    dropoute: float
+    dropouti: float
+    dropouth: float
+    wdrop: float
+    dropout: float = 0.0
+
+    def scaled(self, drop_mult: float) -> AWDDropouts:
+        """All five times ``drop_mult``, fastai's one knob for the amount of regularization."""
+        return AWDDropouts(**{f.name: getattr(self, f.name) * drop_mult for f in fields(self)})
+
+
+def awd_lstm_encoder(
+    vocab_sz: int, emb_sz: int, n_hid: int, n_layers: int, pad_idx: int, dropouts: AWDDropouts
+) -> AWDLSTMEncoder:
+    """An ``AWDLSTMEncoder`` with the encoder's four of ``dropouts``."""
+    return AWDLSTMEncoder(
+        vocab_sz,
+        emb_sz,
+        n_hid,
+        n_layers,
+        pad_idx,
+        dropoute=dropouts.dropoute,
+        dropouti=dropouts.dropouti,
+        dropouth=dropouts.dropouth,
+        wdrop=dropouts.wdrop,
+    )
 
 
 class TiedDecoder(nn.Module):

@@ -11,7 +11,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from torch import nn
 
 from lightning_models.base import RecipeModule
-from lightning_models.text.awd_lstm import AWDLSTMEncoder, State, TiedDecoder, detach_state
+from lightning_models.text.awd_lstm import AWDDropouts, State, TiedDecoder, awd_lstm_encoder, detach_state
 from lightning_models.text.transfer import EncoderTransfer
 
 
@@ -51,18 +51,9 @@ class LanguageModel(EncoderTransfer, RecipeModule):
     ) -> None:
         super().__init__(**optim)
         self.save_hyperparameters()
-        self.encoder = AWDLSTMEncoder(
-            vocab_sz,
-            emb_sz,
-            n_hid,
-            n_layers,
-            pad_idx,
-            dropoute=dropoute * drop_mult,
-            dropouti=dropouti * drop_mult,
-            dropouth=dropouth * drop_mult,
-            wdrop=wdrop * drop_mult,
-        )
-        self.decoder = TiedDecoder(self.encoder.embedding, dropout * drop_mult)
+        dropouts = AWDDropouts(dropoute, dropouti, dropouth, wdrop, dropout).scaled(drop_mult)
+        self.encoder = awd_lstm_encoder(vocab_sz, emb_sz, n_hid, n_layers, pad_idx, dropouts)
+        self.decoder = TiedDecoder(self.encoder.embedding, dropouts.dropout)
         self.alpha, self.beta = alpha, beta
         self.states: dict[str, State | None] = {"train": None, "val": None, "test": None}
         self.val_loss, self.val_acc = torchmetrics.MeanMetric(), torchmetrics.MeanMetric()
