@@ -47,7 +47,7 @@ def time_prepare(data_dir: str, cache_dir: str) -> None:
     module.prepare_data()
     module.setup("fit")
     seconds = time.perf_counter() - start
-    rows = len(module.datasets["train"]) + len(module.datasets["val"])
+    rows = len(module.datasets["train"]) + len(module.datasets["valid"])
     print(json.dumps({"seconds": seconds, "rows": rows}))
 
 
@@ -329,7 +329,7 @@ def reported_rmspe(args: argparse.Namespace, checkpoint: Path) -> tuple[float, d
     module.prepare_data()
     module.setup("fit")
     model = TabularModule.load_from_checkpoint(checkpoint, weights_only=True).eval()
-    x_cat, x_cont, y = module.datasets["val"].tensors
+    x_cat, x_cont, y = module.datasets["valid"].tensors
     with torch.no_grad():
         log_error = model(x_cat, x_cont).double() - y.double()
     errors = (1 - log_error.exp()).numpy()  # (y - y_hat) / y

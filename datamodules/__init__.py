@@ -1,15 +1,26 @@
-"""LightningDataModules and their data preparation; no Hydra in here."""
+"""LightningDataModules and their data preparation; no Hydra in here.
 
-from datamodules.files import DataError
-from datamodules.images import CIFAR10DataModule, ImageFolderDataModule, MNISTDataModule
-from datamodules.movielens import MovieLensDataModule
-from datamodules.rossmann import RossmannDataModule
-from datamodules.tabular import TabularDataModule
-from datamodules.text import LanguageModelDataModule, TextClassificationDataModule
+Each name is imported at its first use, so ``from datamodules import MovieLensDataModule`` does not
+import spaCy (text) or torchvision (images).
+"""
+
+from typing import TYPE_CHECKING
+
+from lightning_models.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from datamodules.files import DataError
+    from datamodules.images import CIFAR10DataModule, ImageFolderDataModule, MNISTDataModule
+    from datamodules.movielens import MovieLensDataModule
+    from datamodules.rossmann import RossmannDataModule
+    from datamodules.source import DataSource
+    from datamodules.tabular import TabularDataModule
+    from datamodules.text import LanguageModelDataModule, TextClassificationDataModule
 
 __all__ = [
     "CIFAR10DataModule",
     "DataError",
+    "DataSource",
     "ImageFolderDataModule",
     "LanguageModelDataModule",
     "MNISTDataModule",
@@ -18,3 +29,16 @@ __all__ = [
     "TabularDataModule",
     "TextClassificationDataModule",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".files": ["DataError"],
+        ".images": ["CIFAR10DataModule", "ImageFolderDataModule", "MNISTDataModule"],
+        ".movielens": ["MovieLensDataModule"],
+        ".rossmann": ["RossmannDataModule"],
+        ".source": ["DataSource"],
+        ".tabular": ["TabularDataModule"],
+        ".text": ["LanguageModelDataModule", "TextClassificationDataModule"],
+    },
+)

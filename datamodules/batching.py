@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -25,7 +25,100 @@ class TensorBatches(Dataset):
         return tuple(t[index] for t in self.tensors)
 
 
-class ShardedBatchSampler(DistributedSampler):
+def trainer_position(trainer: pl.Trainer) -> dict[str, int]:
+    """The trainer's place in its epoch: the batches it finished (the loader has handed out one more,
+    which Lightning prefetches, so a sampler's own count is one ahead)."""
+    return {"epoch": trainer.current_epoch, "batches": trainer.fit_loop.epoch_loop.batch_progress.current.completed}
+
+
+class ResumableSampler(DistributedSampler):
+    """The base of every sampler here: this rank's batches of an epoch, seeded by ``seed`` and the epoch,
+    and a position (epoch, batches handed out) that a checkpoint saves and a resumed run goes on from.
+
+    Subclasses give ``epoch_batches(epoch)`` (this rank's batches, the same on every call) and
+    ``__len__``. The epoch advances by itself after each pass; Lightning's ``set_epoch`` sets it.
+    Subclassing ``DistributedSampler`` tells Lightning not to wrap it in one of its own.
+    """
+
+    def __init__(self, seed: int = 0, num_replicas: int = 1, rank: int = 0) -> None:
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+        self._skip = 0
+        self._pass: dict[str, int] | None = None
+
+    def epoch_batches(self, epoch: int) -> Sequence:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self._skip = epoch, 0
+
+    def __iter__(self) -> Iterator:
+        epoch, skip = self.epoch, self._skip
+        self.epoch, self._skip = epoch + 1, 0
+        self._pass = {"epoch": epoch, "batches": skip}
+        for batch in self.epoch_batches(epoch)[skip:]:
+            self._pass["batches"] += 1
+            yield batch
+        self._pass = None
+
+    def state_dict(self) -> dict[str, int]:
+        """The pass in progress (its epoch, the batches handed out), else where the next pass starts."""
+        return dict(self._pass) if self._pass is not None else {"epoch": self.epoch, "batches": self._skip}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
+        epoch, done = int(state["epoch"]), int(state["batches"])
+        if done >= len(self):
+            epoch, done = epoch + 1, 0
+        self.epoch, self._skip = epoch, done
+
+
+class SavesPosition:
+    """A loader whose position Lightning saves in checkpoints: the trainer's when it has one, else its sampler's."""
+
+    trainer: pl.Trainer | None = None
+    sampler: ResumableSampler
+
+    def state_dict(self) -> dict[str, int]:
+        if self.trainer is not None:
+            return trainer_position(self.trainer)
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
+
+
+class ResumableLoader(SavesPosition, DataLoader):
+    """A DataLoader over a ResumableSampler given as its ``sampler`` with ``batch_size=None`` (each item a batch).
+
+    It has a generator of its own: a DataLoader draws a seed from its generator each time it is
+    iterated, and with torch's global one a resumed run (which iterates once more) would shift every
+    dropout mask after it.
+    """
+
+    def __init__(self, *args, generator: torch.Generator | None = None, **kwargs) -> None:
+        super().__init__(*args, generator=generator if generator is not None else torch.Generator(), **kwargs)
+
+    def __getstate__(self) -> dict:
+        # A Generator sent to a spawned process (ddp_spawn) pickles its state as a temporary tensor whose
+        # shared memory is gone before the child maps it; plain bytes travel inline.
+        state = self.__dict__.copy()
+        state["generator"] = self.generator.get_state().numpy().tobytes()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        generator = torch.Generator()
+        generator.set_state(torch.frombuffer(bytearray(state.pop("generator")), dtype=torch.uint8))
+        self.__dict__.update(state, generator=generator)
+
+
+class ShardedBatchSampler(ResumableSampler):
     """Yields tensors of row indices, one per batch, and deals the batches out to the DDP ranks itself.
 
     The order is a permutation seeded by ``seed + epoch`` (the same on every rank), cut into batches;
@@ -33,10 +126,6 @@ class ShardedBatchSampler(DistributedSampler):
     step, exactly the rows one process with batch size W*B would see. For training every rank gets
     the same number of batches (a few batches at the end of a shuffled epoch are left out); for
     evaluation nothing is left out or repeated, so metrics are exact.
-
-    The epoch advances by itself after each pass; Lightning's ``set_epoch`` sets it. The position
-    (epoch and batches handed out) is a state dict, so a resumed run goes on with the right order.
-    Subclassing ``DistributedSampler`` tells Lightning not to wrap it in one of its own.
     """
 
     def __init__(
@@ -51,19 +140,11 @@ class ShardedBatchSampler(DistributedSampler):
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(seed, num_replicas, rank)
         self.n_rows = n_rows
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.seed = seed
         self.drop_last = drop_last
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.epoch = 0
-        self.position = {"epoch": 0, "batches": 0}
-        self._skip = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def _n_batches(self) -> int:
         if self.drop_last:
@@ -76,7 +157,7 @@ class ShardedBatchSampler(DistributedSampler):
             return n // self.num_replicas
         return len(range(self.rank, n, self.num_replicas))
 
-    def _batches(self, epoch: int) -> tuple[torch.Tensor, ...]:
+    def epoch_batches(self, epoch: int) -> tuple[torch.Tensor, ...]:
         if self.shuffle:
             order = torch.randperm(self.n_rows, generator=torch.Generator().manual_seed(self.seed + epoch))
         else:
@@ -86,47 +167,13 @@ class ShardedBatchSampler(DistributedSampler):
             batches = batches[: len(batches) // self.num_replicas * self.num_replicas]
         return batches[self.rank :: self.num_replicas]
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        epoch, skip = self.epoch, self._skip
-        self.epoch, self._skip = epoch + 1, 0
-        self.position = {"epoch": epoch, "batches": skip}
-        for batch in self._batches(epoch)[skip:]:
-            self.position["batches"] += 1
-            yield batch
 
-    def state_dict(self) -> dict[str, int]:
-        """Where this sampler is: the epoch of the current pass and the batches handed out in it."""
-        return dict(self.position)
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
-        epoch, done = state["epoch"], state["batches"]
-        if done >= len(self):
-            epoch, done = epoch + 1, 0
-        self.epoch, self._skip = epoch, done
-
-
-class TensorLoader(DataLoader):
-    """A DataLoader over a ShardedBatchSampler whose position Lightning saves in checkpoints.
-
-    With a trainer, the position is the trainer's: the batches it finished in its current epoch
-    (the sampler has handed out one more, which Lightning prefetches).
-    """
-
-    trainer: pl.Trainer | None = None
-
-    def state_dict(self) -> dict[str, int]:
-        if self.trainer is not None:
-            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
-            return {"epoch": self.trainer.current_epoch, "batches": done}
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.sampler.load_state_dict(state)
+class TensorLoader(ResumableLoader):
+    """A DataLoader over a ShardedBatchSampler, yielding whole batches from TensorBatches."""
 
 
 def tensor_loader(
-    dataset: TensorBatches,
+    dataset: Dataset,
     batch_size: int,
     shuffle: bool,
     trainer: pl.Trainer | None = None,
@@ -134,7 +181,7 @@ def tensor_loader(
     num_workers: int = 0,
     drop_last: bool = False,
 ) -> TensorLoader:
-    """A loader that yields whole batches from ``dataset``, sharded over the trainer's ranks."""
+    """A loader of whole batches from ``dataset`` (indexed by a tensor of rows), sharded over the trainer's ranks."""
     sampler = ShardedBatchSampler(
         len(dataset),
         batch_size,

@@ -102,3 +102,9 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_once(folder: str | Path, write) -> Path:
+    """``folder``, written by ``write(tmp)`` into a temporary folder and renamed into place unless it exists."""
+    folder = Path(folder)
+    return folder if folder.is_dir() else write_folder_atomically(folder, write)

@@ -12,12 +12,14 @@ from torch.utils.data import DataLoader
 
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import cached, file_fingerprint
-from datamodules.download import local_or_downloaded
 from datamodules.files import DataError, numeric_column, read_csv, require_file
-from datamodules.samples import write_movielens_sample
+from datamodules.samples.movielens import write_movielens_sample
+from datamodules.source import DataSource
+from datamodules.splits import check_valid_pct, latest_split, random_split, valid_mask
 
 SPLITS = ("random", "time")
 DOWNLOADABLE = ("ml-latest-small", "ml-100k")
+SAMPLE_NAME = "movielens-v1"
 
 
 def find_ratings(data_dir: Path) -> tuple[Path, Path | None]:
@@ -70,16 +72,13 @@ def read_titles(path: Path | None) -> dict[int, str]:
 
 def split_mask(timestamps: np.ndarray, valid_pct: float, split: str, seed: int) -> np.ndarray:
     """Boolean mask of the validation rows: a seeded random ``valid_pct`` or the latest ratings."""
-    n_valid = int(round(valid_pct * len(timestamps)))
     if split == "random":
-        chosen = np.random.default_rng(seed).permutation(len(timestamps))[:n_valid]
+        _, valid = random_split(len(timestamps), valid_pct, seed, what="ratings")
     elif split == "time":
-        chosen = np.argsort(timestamps, kind="stable")[len(timestamps) - n_valid :]
+        _, valid = latest_split(timestamps, valid_pct, what="ratings")
     else:
         raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
-    mask = np.zeros(len(timestamps), dtype=bool)
-    mask[chosen] = True
-    return mask
+    return valid_mask(len(timestamps), valid)
 
 
 class MovieLensDataModule(pl.LightningDataModule):
@@ -106,40 +105,30 @@ class MovieLensDataModule(pl.LightningDataModule):
         sha256: str | None = None,
     ) -> None:
         super().__init__()
-        if not 0 < valid_pct < 1:
-            raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
+        check_valid_pct(valid_pct)
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
         if dataset not in DOWNLOADABLE:
             raise ValueError(f"unknown MovieLens dataset {dataset!r}: choose one of {', '.join(DOWNLOADABLE)}")
-        self.data_dir = data_dir
+        self.source = DataSource(
+            data_dir=data_dir, download=download, dataset=dataset, sha256=sha256, cache_dir=cache_dir
+        )
         self.valid_pct = valid_pct
         self.split = split
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
-        self.cache_dir = Path(cache_dir)
         self.predict_file = predict_file
-        self.download = download
-        self.dataset = dataset
-        self.sha256 = sha256
         self.arrays: dict[str, np.ndarray] | None = None
 
-    def _folder(self) -> Path:
-        return local_or_downloaded(
-            self.data_dir,
-            self.download,
-            self.dataset,
-            self.cache_dir,
-            self.sha256,
-            lambda: write_movielens_sample(self.cache_dir / "samples" / "movielens-v1"),
-        )
-
     def prepare_data(self) -> None:
-        self._load()
+        self.load()
 
-    def _load(self) -> dict[str, np.ndarray]:
-        ratings_path, titles_path = find_ratings(self._folder())
+    def load(self) -> dict[str, np.ndarray]:
+        """The indexed ratings and their split, from the cache or built and stored there (once per module)."""
+        if self.arrays is not None:
+            return self.arrays
+        ratings_path, titles_path = find_ratings(self.source.resolve(SAMPLE_NAME, write_movielens_sample))
         inputs = [file_fingerprint(p) for p in (ratings_path, titles_path) if p is not None]
         settings = {"inputs": inputs, "valid_pct": self.valid_pct, "split": self.split, "seed": self.seed}
 
@@ -159,16 +148,15 @@ class MovieLensDataModule(pl.LightningDataModule):
             }
             return arrays, {}
 
-        self.arrays, _ = cached(self.cache_dir, "movielens", settings, build)
+        self.arrays, _ = cached(self.source.cache_dir, "movielens", settings, build)
         return self.arrays
 
     def setup(self, stage: str) -> None:
-        if self.arrays is None:
-            self._load()
+        self.load()
 
     def describe(self) -> dict:
         """Constructor arguments only the data knows: the numbers of users and items."""
-        arrays = self.arrays if self.arrays is not None else self._load()
+        arrays = self.load()
         return {"n_users": len(arrays["user_ids"]), "n_items": len(arrays["item_ids"])}
 
     @property

@@ -1,17 +1,14 @@
-"""Any table -> categorical codes, filled and normalized continuous columns and a target -> tensors.
+"""Tabular data modules: a table's encoded arrays (``datamodules/tabular_encoding.py``) as tensors.
 
-Everything is learned from the training rows only and then applied to every row (training,
-validation, predict): the categories of each categorical column (code 0 is kept for missing and
-for categories never seen in training), the median that fills missing continuous values (a
-``<col>_na`` categorical column flags the filled rows), and the mean and standard deviation that
-normalize. ``TabularDataModule`` does this for any CSV; ``RossmannDataModule`` builds its table first.
+``EncodedTableDataModule`` is what every tabular data module shares: the cached arrays, the model
+arguments only the data knows, the train/valid/predict tensors. ``TabularDataModule`` reads any CSV
+(or the built-in sample); ``RossmannDataModule`` builds the lesson's features first.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,322 +20,50 @@ from torch.utils.data import DataLoader
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, read_csv, require_file
-from datamodules.samples import TABULAR_SAMPLE_COLUMNS, write_tabular_sample
+from datamodules.samples.tabular import TABULAR_SAMPLE_COLUMNS, write_tabular_sample
+from datamodules.source import DataSource
+from datamodules.splits import check_valid_pct, random_split, valid_mask
+from datamodules.tabular_encoding import (
+    EMB_RULES,
+    ENCODING_VERSION,
+    Table,
+    TabularProcessor,
+    auto_y_range,
+    embedding_sizes,
+    encode_table,
+)
 
-log = logging.getLogger(__name__)
-
-EMB_RULES = ("lesson", "fastai")
-ENCODING_VERSION = 2  # part of the cache key: bump when the encoded arrays change
-
-
-def embedding_size(cardinality: int, rule: str = "lesson") -> int:
-    """Embedding width for a column with ``cardinality`` codes (missing included).
-
-    ``"lesson"``: min(50, (c + 1) // 2), as in the 2018 course; ``"fastai"``: min(600, round(1.6 * c ** 0.56)).
-    """
-    if rule == "lesson":
-        return min(50, (cardinality + 1) // 2)
-    if rule == "fastai":
-        return min(600, round(1.6 * cardinality**0.56))
-    raise ValueError(f"unknown embedding size rule {rule!r}: choose one of {', '.join(EMB_RULES)}")
+SAMPLE_NAME = "tabular-v1"
 
 
-def embedding_sizes(
-    names: Sequence[str],
-    cardinalities: Sequence[int],
-    rule: str = "lesson",
-    overrides: Mapping[str, int] | None = None,
-) -> list[list[int]]:
-    """[cardinality, width] for each categorical column; ``overrides`` sets the width of named columns."""
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise ValueError(
-            f"emb_szs names {', '.join(map(repr, unknown))}, which is not a categorical column; "
-            f"the categorical columns are: {', '.join(names)}"
-        )
-    return [
-        [int(card), int(overrides.get(name, embedding_size(card, rule)))]
-        for name, card in zip(names, cardinalities, strict=True)
-    ]
+class EncodedTableDataModule(pl.LightningDataModule):
+    """The encoded arrays of a subclass's ``table()``, cached under ``cache_name``, as tensors.
 
-
-def bad_examples(raw: pd.Series, bad: np.ndarray) -> str:
-    """A few of the distinct bad values, as Python writes them (nan, not np.float64(nan))."""
-    return ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in raw[bad].unique()[:3])
-
-
-def continuous_values(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    """A column as float64 with NaN for missing values, or a DataError naming values that are not numbers."""
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    bad = (np.isnan(values) & raw.notna().to_numpy()) | np.isinf(values)
-    if bad.any():
-        raise DataError(
-            f"{what}: continuous column {column!r} must hold finite numbers (or be empty where missing); "
-            f"{int(bad.sum())} value(s) are not, e.g. {bad_examples(raw, bad)}. Fix the values or list the column "
-            "in cat_names"
-        )
-    return values
-
-
-def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
-    """Codes 1..n for the known ``categories``; 0 for missing values and for categories not in the list."""
-    return pd.Index(categories).get_indexer(values).astype(np.int64) + 1
-
-
-@dataclass
-class TabularProcessor:
-    """What the training rows teach: categories per categorical column, median/mean/std per continuous one.
-
-    ``na_names`` are the continuous columns that had missing values in the training rows; each
-    gets a ``<col>_na`` categorical flag column after the given categorical columns.
+    Subclasses build ``self.source`` and give ``settings()`` (what the arrays depend on: the cache
+    key) and ``table()``. ``describe()`` gives the model its embedding sizes (``emb_rule``,
+    per-column ``emb_szs`` overrides), ``n_cont``, ``y_range`` (``"auto"``: see ``auto_y_range``)
+    and ``log_target``.
     """
 
-    cat_names: list[str]
-    cont_names: list[str]
-    categories: dict[str, list]
-    medians: dict[str, float]
-    means: dict[str, float]
-    stds: dict[str, float]
-    na_names: list[str]
-
-    @classmethod
-    def fit(
-        cls,
-        frame: pd.DataFrame,
-        cat_names: Sequence[str],
-        cont_names: Sequence[str],
-        what: str = "the table",
-    ) -> TabularProcessor:
-        categories = {c: pd.Categorical(frame[c]).categories.tolist() for c in cat_names}
-        medians, means, stds, na_names = {}, {}, {}, []
-        for column in cont_names:
-            values = continuous_values(frame, column, what)
-            missing = np.isnan(values)
-            if missing.all():
-                raise DataError(
-                    f"{what}: continuous column {column!r} has no values in the training rows; "
-                    f"remove it from cont_names"
-                )
-            medians[column] = float(np.median(values[~missing]))
-            if missing.any():
-                na_names.append(column)
-                values = np.where(missing, medians[column], values)
-            means[column] = float(values.mean())
-            std = float(values.std())
-            stds[column] = std if std > 0 else 1.0
-        return cls(list(cat_names), list(cont_names), categories, medians, means, stds, na_names)
-
-    @property
-    def all_cat_names(self) -> list[str]:
-        """The categorical columns of the encoded table: the given ones, then the ``_na`` flags."""
-        return self.cat_names + [f"{c}_na" for c in self.na_names]
-
-    @property
-    def cardinalities(self) -> list[int]:
-        """Number of codes of each column of ``all_cat_names`` (0 = missing/unseen included)."""
-        return [len(self.categories[c]) + 1 for c in self.cat_names] + [3] * len(self.na_names)
-
-    def transform(self, frame: pd.DataFrame, what: str = "the table") -> tuple[np.ndarray, np.ndarray]:
-        """(codes, continuous): int64 [rows, len(all_cat_names)] and float32 [rows, len(cont_names)].
-
-        A missing continuous value is filled with the training median; when its column had no
-        missing values in training (so the model has no ``_na`` flag for it) a warning names it.
-        """
-        missing_columns = [c for c in self.cat_names + self.cont_names if c not in frame.columns]
-        if missing_columns:
-            raise DataError(f"{what} has no column {', '.join(map(repr, missing_columns))}")
-        codes = [category_codes(frame[c], self.categories[c]) for c in self.cat_names]
-        flags, cont = {}, []
-        for column in self.cont_names:
-            values = continuous_values(frame, column, what)
-            missing = np.isnan(values)
-            if column in self.na_names:
-                flags[column] = missing.astype(np.int64) + 1
-            elif missing.any():
-                log.warning(
-                    f"{what}: {int(missing.sum())} missing value(s) in continuous column {column!r}, which had none "
-                    f"in the training rows; filled with the training median {self.medians[column]:g}"
-                )
-            filled = np.where(missing, self.medians[column], values)
-            cont.append(((filled - self.means[column]) / self.stds[column]).astype(np.float32))
-        codes += [flags[c] for c in self.na_names]
-        n = len(frame)
-        x_cat = np.stack(codes, 1) if codes else np.zeros((n, 0), np.int64)
-        x_cont = np.stack(cont, 1) if cont else np.zeros((n, 0), np.float32)
-        return x_cat, x_cont
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, state: dict) -> TabularProcessor:
-        return cls(**state)
-
-
-@dataclass
-class Table:
-    """A labelled table, its validation rows and the column roles, ready to be encoded.
-
-    ``predict`` holds rows to predict (the same feature columns, no target needed); ``extra``
-    arrays are stored with the encoded arrays (e.g. the ids a submission is written with).
-    """
-
-    frame: pd.DataFrame
-    is_valid: np.ndarray
-    cat_names: list[str]
-    cont_names: list[str]
-    y_name: str
-    predict: pd.DataFrame | None = None
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
-    what: str = "the table"
-
-
-def target_values(frame: pd.DataFrame, column: str, log_target: bool, what: str) -> np.ndarray:
-    """The target as float32 (its log with ``log_target``), or a DataError for missing/non-numeric/<= 0 values."""
-    if column not in frame.columns:
-        raise DataError(f"{what} has no target column {column!r}")
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise DataError(
-            f"{what}: target column {column!r} has {int(bad.sum())} missing or non-numeric value(s), "
-            f"e.g. {bad_examples(frame[column], bad)}"
-        )
-    if log_target:
-        if (values <= 0).any():
-            raise DataError(
-                f"{what}: log_target needs a positive target, but {column!r} has {int((values <= 0).sum())} "
-                f"value(s) <= 0; drop those rows or set log_target=false"
-            )
-        values = np.log(values)
-    return values.astype(np.float32)
-
-
-def encode_table(table: Table, log_target: bool) -> tuple[Arrays, dict]:
-    """Fit a TabularProcessor on the training rows and encode all rows (and the predict rows).
-
-    The training rows come first in the arrays, then the validation rows (each in their table
-    order), so that the two splits are slices of the same tensors.
-    """
-    if table.is_valid.all():
-        raise DataError(f"{table.what}: every row is a validation row; nothing is left to train on")
-    train_rows = ~table.is_valid
-    processor = TabularProcessor.fit(table.frame[train_rows], table.cat_names, table.cont_names, table.what)
-    x_cat, x_cont = processor.transform(table.frame, table.what)
-    y = target_values(table.frame, table.y_name, log_target, table.what)
-    order = np.argsort(table.is_valid, kind="stable")
-    arrays = {
-        "x_cat": compact_codes(x_cat[order]),
-        "x_cont": x_cont[order],
-        "y": y[order],
-        "is_valid": table.is_valid[order],
-    }
-    if table.predict is not None:
-        p_cat, p_cont = processor.transform(table.predict, f"{table.what} (rows to predict)")
-        arrays |= {"predict_cat": compact_codes(p_cat), "predict_cont": p_cont}
-    arrays |= table.extra
-    meta = {
-        "processor": processor.to_dict(),
-        "y_min": float(y[train_rows].min()),
-        "y_max": float(y[train_rows].max()),
-    }
-    return arrays, meta
-
-
-def compact_codes(codes: np.ndarray) -> np.ndarray:
-    """Codes in the smallest integer type that holds them: the cache is read faster, the tensors are
-    smaller, and the model takes any integer type."""
-    return codes.astype(np.int16 if codes.size == 0 or codes.max() < 2**15 else np.int32)
-
-
-def auto_y_range(y_min: float, y_max: float) -> list[float]:
-    """The lesson's (0, 1.2 * max) for a non-negative target, widened the same way below 0."""
-    return [min(0.0, 1.2 * y_min), max(0.0, 1.2 * y_max)]
-
-
-def cached_frame(
-    cache_dir: str | Path,
-    name: str,
-    settings: dict,
-    build: Callable[[], pd.DataFrame],
-) -> pd.DataFrame:
-    """A DataFrame built once and read from the cache after: numbers, booleans and dates as they are,
-    text columns as category codes (their categories in the metadata)."""
-
-    def build_arrays() -> tuple[Arrays, dict]:
-        frame = build()
-        arrays, categories = {}, {}
-        for column in frame.columns:
-            series = frame[column]
-            if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-                arrays[column] = series.to_numpy()
-            elif pd.api.types.is_datetime64_dtype(series):
-                arrays[column] = series.to_numpy(dtype="datetime64[ns]")
-            else:
-                values = pd.Categorical(series)
-                arrays[column] = values.codes
-                categories[column] = values.categories.tolist()
-        return arrays, {"columns": list(frame.columns), "categories": categories}
-
-    arrays, meta = cached(cache_dir, name, settings, build_arrays)
-    columns = {}
-    for column in meta["columns"]:
-        if column in meta["categories"]:
-            columns[column] = pd.Categorical.from_codes(arrays[column], meta["categories"][column])
-        else:
-            columns[column] = arrays[column]
-    return pd.DataFrame(columns)
-
-
-class TabularDataModule(pl.LightningDataModule):
-    """A CSV (or, with no ``csv``, the built-in sample) as categorical codes, continuous values and a target.
-
-    ``cat_names``, ``cont_names`` and ``y_name`` give the column roles; validation rows are a
-    seeded random ``valid_pct`` or the rows where ``valid_col`` is true. Predict reads
-    ``predict_csv`` and writes ``predictions.csv`` (its columns plus ``prediction``). Relative
-    paths are taken inside ``data_dir`` when one is given. ``describe()`` gives the model its
-    embedding sizes (``emb_rule``, per-column ``emb_szs`` overrides), ``n_cont``, ``y_range``
-    (``"auto"``: see ``auto_y_range``) and ``log_target``. Subclasses provide another ``table()``.
-    """
-
-    cache_name = "tabular"
+    cache_name = "table"
 
     def __init__(
         self,
-        data_dir: str | None = None,
-        csv: str | None = None,
-        cat_names: Sequence[str] = (),
-        cont_names: Sequence[str] = (),
-        y_name: str | None = None,
-        valid_pct: float = 0.2,
-        valid_col: str | None = None,
-        predict_csv: str | None = None,
-        log_target: bool = False,
-        y_range: str | Sequence[float] | None = "auto",
-        emb_rule: str = "lesson",
-        emb_szs: Mapping[str, int] | None = None,
-        batch_size: int = 128,
-        num_workers: int = 0,
-        seed: int = 42,
-        cache_dir: str = ".cache/fastlightning",
+        source: DataSource,
+        log_target: bool,
+        y_range: str | Sequence[float] | None,
+        emb_rule: str,
+        emb_szs: Mapping[str, int] | None,
+        batch_size: int,
+        num_workers: int,
+        seed: int,
     ) -> None:
         super().__init__()
         if emb_rule not in EMB_RULES:
             raise ValueError(f"unknown emb_rule {emb_rule!r}: choose one of {', '.join(EMB_RULES)}")
-        if not 0 < valid_pct < 1:
-            raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
         if isinstance(y_range, str) and y_range != "auto":
             raise ValueError(f"y_range must be 'auto', null or [low, high], got {y_range!r}")
-        self.data_dir = data_dir
-        self.csv = csv
-        self.cat_names = list(cat_names)
-        self.cont_names = list(cont_names)
-        self.y_name = y_name
-        self.valid_pct = valid_pct
-        self.valid_col = valid_col
-        self.predict_csv = predict_csv
+        self.source = source
         self.log_target = log_target
         self.y_range = y_range
         self.emb_rule = emb_rule
@@ -346,114 +71,35 @@ class TabularDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
-        self.cache_dir = Path(cache_dir)
         self.arrays: Arrays | None = None
         self.meta: dict | None = None
         self.datasets: dict[str, TensorBatches] = {}
 
-    # ----- where the table comes from (subclasses override these, use_default_data and has_no_data)
-
     def settings(self) -> dict:
-        """What the encoded arrays depend on: the input files' fingerprints and the settings."""
-        return {
-            "inputs": [
-                file_fingerprint(require_file(path, what))
-                for path, what in ((self.csv_path, "data.csv"), (self.predict_path, "data.predict_csv"))
-                if path is not None
-            ],
-            "columns": [self.cat_names, self.cont_names, self.y_name],
-            "valid": [self.valid_pct, self.valid_col, self.seed],
-            "log_target": self.log_target,
-            "encoding": ENCODING_VERSION,
-        }
+        """What the encoded arrays depend on (the cache key): the inputs' fingerprints and the settings."""
+        raise NotImplementedError
 
     def table(self) -> Table:
-        """The CSV with its validation rows and the rows to predict."""
-        if not self.y_name:
-            raise DataError(f"{self.csv_path}: set data.y_name to the target column")
-        if not self.cat_names and not self.cont_names:
-            raise DataError(f"{self.csv_path}: set data.cat_names and/or data.cont_names to the feature columns")
-        columns = [*self.cat_names, *self.cont_names, self.y_name]
-        frame = read_csv(
-            self.csv_path, required=columns + ([self.valid_col] if self.valid_col else []), what="data.csv"
-        )
-        predict = None
-        if self.predict_path is not None:
-            predict = read_csv(self.predict_path, required=[*self.cat_names, *self.cont_names], what="predict_csv")
-        return Table(
-            frame,
-            self._valid_rows(frame),
-            self.cat_names,
-            self.cont_names,
-            self.y_name,
-            predict,
-            what=str(self.csv_path),
-        )
-
-    def use_default_data(self) -> None:
-        """Write the built-in sample and take its file and column roles (where none were given)."""
-        folder = write_tabular_sample(self.cache_dir / "samples" / "tabular-v1")
-        self.data_dir = str(folder)
-        self.csv = TABULAR_SAMPLE_COLUMNS["csv"]
-        self.cat_names = self.cat_names or TABULAR_SAMPLE_COLUMNS["cat_names"]
-        self.cont_names = self.cont_names or TABULAR_SAMPLE_COLUMNS["cont_names"]
-        self.y_name = self.y_name or TABULAR_SAMPLE_COLUMNS["y_name"]
-        self.predict_csv = self.predict_csv or TABULAR_SAMPLE_COLUMNS["predict_csv"]
-
-    # ----- the LightningDataModule interface
-
-    def _resolve(self, path: str | None) -> Path | None:
-        if path is None:
-            return None
-        path = Path(path)
-        return path if path.is_absolute() or self.data_dir is None else Path(self.data_dir) / path
-
-    @property
-    def csv_path(self) -> Path:
-        if self.csv is None:
-            raise DataError(
-                f"no table to read: set data.csv (a CSV file{' inside ' + self.data_dir if self.data_dir else ''})"
-            )
-        return self._resolve(self.csv)
-
-    @property
-    def predict_path(self) -> Path | None:
-        return self._resolve(self.predict_csv)
-
-    def _valid_rows(self, frame: pd.DataFrame) -> np.ndarray:
-        if self.valid_col is None:
-            n_valid = int(round(self.valid_pct * len(frame)))
-            chosen = np.random.default_rng(self.seed).permutation(len(frame))[:n_valid]
-            mask = np.zeros(len(frame), dtype=bool)
-            mask[chosen] = True
-            return mask
-        values = frame[self.valid_col]
-        if pd.api.types.is_bool_dtype(values):
-            return values.to_numpy(dtype=bool)
-        numbers = pd.to_numeric(values, errors="coerce")
-        if not numbers.isin([0, 1]).all():
-            raise DataError(f"{self.csv_path}: valid_col {self.valid_col!r} must be true/false or 1/0 in every row")
-        return numbers.to_numpy(dtype=bool)
-
-    def has_no_data(self) -> bool:
-        """True when no data was given, so the default data (the built-in sample) is used."""
-        return self.data_dir is None and self.csv is None
+        """The labelled table, its validation rows and the rows to predict."""
+        raise NotImplementedError
 
     def prepare_data(self) -> None:
         self.load()
 
     def load(self) -> Arrays:
-        """The encoded arrays, from the cache or built and stored there (the default data first if none was given)."""
+        """The encoded arrays, from the cache or built and stored there."""
         if self.arrays is None:
-            if self.has_no_data():
-                self.use_default_data()
             self.arrays, self.meta = cached(
-                self.cache_dir, self.cache_name, self.settings(), lambda: encode_table(self.table(), self.log_target)
+                self.source.cache_dir,
+                self.cache_name,
+                self.settings(),
+                lambda: encode_table(self.table(), self.log_target),
             )
         return self.arrays
 
     @property
     def processor(self) -> TabularProcessor:
+        """What the training rows taught, as the arrays were encoded with it."""
         self.load()
         return TabularProcessor.from_dict(self.meta["processor"])
 
@@ -485,7 +131,7 @@ class TabularDataModule(pl.LightningDataModule):
         n_train = int(np.count_nonzero(~arrays["is_valid"]))
         tensors = [torch.from_numpy(arrays[name]) for name in ("x_cat", "x_cont", "y")]
         self.datasets["train"] = TensorBatches(*(t[:n_train] for t in tensors))
-        self.datasets["val"] = TensorBatches(*(t[n_train:] for t in tensors))
+        self.datasets["valid"] = TensorBatches(*(t[n_train:] for t in tensors))
 
     def train_dataloader(self) -> DataLoader:
         data = self.datasets["train"]
@@ -500,7 +146,7 @@ class TabularDataModule(pl.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return tensor_loader(self.datasets["val"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
+        return tensor_loader(self.datasets["valid"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
 
     def predict_dataloader(self) -> DataLoader:
         return tensor_loader(self.datasets["predict"], self.batch_size * 4, shuffle=False)
@@ -509,6 +155,167 @@ class TabularDataModule(pl.LightningDataModule):
         """The model's outputs on the target's own scale (exponentiated for a log target)."""
         values = torch.cat(predictions).double().numpy()
         return np.exp(values) if self.log_target else values
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """The CSV to read and its columns' roles: as given, or the built-in sample's where none were given."""
+
+    csv: str | None
+    cat_names: list[str]
+    cont_names: list[str]
+    y_name: str | None
+    predict_csv: str | None
+
+    def or_sample(self) -> CsvColumns:
+        """The sample's file, and its columns in place of those not given."""
+        sample = TABULAR_SAMPLE_COLUMNS
+        return CsvColumns(
+            csv=sample["csv"],
+            cat_names=self.cat_names or sample["cat_names"],
+            cont_names=self.cont_names or sample["cont_names"],
+            y_name=self.y_name or sample["y_name"],
+            predict_csv=self.predict_csv or sample["predict_csv"],
+        )
+
+
+class TabularDataModule(EncodedTableDataModule):
+    """A CSV (or, with no ``data_dir`` and no ``csv``, the built-in sample) as codes, continuous values and a target.
+
+    ``cat_names``, ``cont_names`` and ``y_name`` give the column roles; validation rows are a
+    seeded random ``valid_pct`` or the rows where ``valid_col`` is true. Predict reads
+    ``predict_csv`` and writes ``predictions.csv`` (its columns plus ``prediction``). Relative
+    paths are taken inside ``data_dir`` when one is given.
+    """
+
+    cache_name = "tabular"
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        csv: str | None = None,
+        cat_names: Sequence[str] = (),
+        cont_names: Sequence[str] = (),
+        y_name: str | None = None,
+        valid_pct: float = 0.2,
+        valid_col: str | None = None,
+        predict_csv: str | None = None,
+        log_target: bool = False,
+        y_range: str | Sequence[float] | None = "auto",
+        emb_rule: str = "lesson",
+        emb_szs: Mapping[str, int] | None = None,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        seed: int = 42,
+        cache_dir: str = ".cache/fastlightning",
+    ) -> None:
+        super().__init__(
+            DataSource(data_dir=data_dir, cache_dir=cache_dir),
+            log_target=log_target,
+            y_range=y_range,
+            emb_rule=emb_rule,
+            emb_szs=emb_szs,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
+        check_valid_pct(valid_pct)
+        self.csv = csv
+        self.cat_names = list(cat_names)
+        self.cont_names = list(cont_names)
+        self.y_name = y_name
+        self.valid_pct = valid_pct
+        self.valid_col = valid_col
+        self.predict_csv = predict_csv
+
+    @property
+    def uses_sample(self) -> bool:
+        """True when neither a folder nor a CSV is given: the built-in sample is read."""
+        return self.source.is_sample and self.csv is None
+
+    @property
+    def columns(self) -> CsvColumns:
+        """The file and column roles this module reads (the sample's where it reads the sample)."""
+        given = CsvColumns(self.csv, self.cat_names, self.cont_names, self.y_name, self.predict_csv)
+        return given.or_sample() if self.uses_sample else given
+
+    @property
+    def folder(self) -> Path | None:
+        """Where relative paths are taken: ``data_dir``, the built-in sample's folder, or nowhere (as given)."""
+        if self.source.data_dir is None and not self.uses_sample:
+            return None
+        return self.source.resolve(SAMPLE_NAME, write_tabular_sample)
+
+    def _resolve(self, path: str | None) -> Path | None:
+        """A relative path inside ``folder`` (when there is one); an absolute path as it is."""
+        if path is None:
+            return None
+        path = Path(path)
+        folder = self.folder
+        return path if path.is_absolute() or folder is None else folder / path
+
+    @property
+    def csv_path(self) -> Path:
+        """The table to read, or a DataError saying to set data.csv."""
+        csv = self.columns.csv
+        if csv is None:
+            data_dir = self.source.data_dir
+            raise DataError(f"no table to read: set data.csv (a CSV file{' inside ' + data_dir if data_dir else ''})")
+        return self._resolve(csv)
+
+    @property
+    def predict_path(self) -> Path | None:
+        """The rows to predict, if any."""
+        return self._resolve(self.columns.predict_csv)
+
+    def settings(self) -> dict:
+        columns = self.columns
+        return {
+            "inputs": [
+                file_fingerprint(require_file(path, what))
+                for path, what in ((self.csv_path, "data.csv"), (self.predict_path, "data.predict_csv"))
+                if path is not None
+            ],
+            "columns": [columns.cat_names, columns.cont_names, columns.y_name],
+            "valid": [self.valid_pct, self.valid_col, self.seed],
+            "log_target": self.log_target,
+            "encoding": ENCODING_VERSION,
+        }
+
+    def table(self) -> Table:
+        """The CSV with its validation rows and the rows to predict."""
+        columns, path = self.columns, self.csv_path
+        if not columns.y_name:
+            raise DataError(f"{path}: set data.y_name to the target column")
+        if not columns.cat_names and not columns.cont_names:
+            raise DataError(f"{path}: set data.cat_names and/or data.cont_names to the feature columns")
+        features = [*columns.cat_names, *columns.cont_names]
+        required = [*features, columns.y_name] + ([self.valid_col] if self.valid_col else [])
+        frame = read_csv(path, required=required, what="data.csv")
+        predict = None
+        if self.predict_path is not None:
+            predict = read_csv(self.predict_path, required=features, what="predict_csv")
+        return Table(
+            frame,
+            self.valid_rows(frame),
+            columns.cat_names,
+            columns.cont_names,
+            columns.y_name,
+            predict,
+            what=str(path),
+        )
+
+    def valid_rows(self, frame: pd.DataFrame) -> np.ndarray:
+        """The validation mask: a seeded random ``valid_pct`` of the rows, or the true/1 rows of ``valid_col``."""
+        if self.valid_col is None:
+            return valid_mask(len(frame), random_split(len(frame), self.valid_pct, self.seed)[1])
+        values = frame[self.valid_col]
+        if pd.api.types.is_bool_dtype(values):
+            return values.to_numpy(dtype=bool)
+        numbers = pd.to_numeric(values, errors="coerce")
+        if not numbers.isin([0, 1]).all():
+            raise DataError(f"{self.csv_path}: valid_col {self.valid_col!r} must be true/false or 1/0 in every row")
+        return numbers.to_numpy(dtype=bool)
 
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
         """``predictions.csv``: the rows of ``predict_csv`` with a ``prediction`` column."""

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.precision import MixedPrecision
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
 from lightning_models.optim import OPTIMIZERS, discriminative_lrs, make_optimizer, param_groups
+from lightning_models.rng import restore_rank_rng_state, rng_states_of_all_ranks
 
 
 class RecipeModule(pl.LightningModule):
@@ -124,9 +126,16 @@ class RecipeModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["n_frozen"] = self.n_frozen
+        checkpoint["rng_states"] = rng_states_of_all_ranks()
+        checkpoint["smooth_loss"] = self._smooth_loss
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Freeze as the run was and put every rank's random generators where they were (dropout masks and
+        augmentations then continue as in an uninterrupted run)."""
         self.freeze_to(checkpoint.get("n_frozen", 0))
+        self._smooth_loss = checkpoint.get("smooth_loss")
+        if "rng_states" in checkpoint and self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            restore_rank_rng_state(checkpoint["rng_states"], self.global_rank, self.trainer.world_size)
 
     def _distributed(self) -> bool:
         return self._trainer is not None and self.trainer.world_size > 1

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from toy import val_metrics
 
 from tests.conftest import TASKS, run_python
 
@@ -30,10 +31,6 @@ DDP_TESTED_ELSEWHERE = {
 
 def few_batches(task: str) -> list[str]:
     return [*FEW_BATCHES, *(SMALL_AWD_LSTM if task in TEXT_TASKS else [])]
-
-
-def val_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    return {key: value for key, value in metrics.items() if key.startswith("val/")}
 
 
 DDP_TASKS = [task for task in TASKS if task not in DDP_TESTED_ELSEWHERE]
@@ -60,7 +57,6 @@ def ddp_metrics(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> di
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ddp_tasks")  # one worker runs the launch for all of them
 @pytest.mark.parametrize("task", DDP_TASKS)
 def test_task_trains_under_ddp_on_two_cpu_processes(task, ddp_metrics, run_task, tmp_path):
     spawned = ddp_metrics[task]

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from datamodules import CIFAR10DataModule, DataError, ImageFolderDataModule, MNISTDataModule
-from datamodules.images import channel_stats, random_crop, random_flip, read_cifar_batch, read_idx
+from datamodules.image_batches import channel_stats, random_crop, random_flip
+from datamodules.image_files import read_cifar_batch, read_idx
 
 
 def idx_bytes(type_code: int, shape: tuple[int, ...], values: bytes) -> bytes:
@@ -160,6 +161,22 @@ def test_random_flip_mirrors_about_half_the_images():
     same = [bool(torch.equal(f, i)) for f, i in zip(flipped, images, strict=True)]
     assert all(m or s for m, s in zip(mirrored, same, strict=True))
     assert 70 < sum(mirrored) < 130
+
+
+def test_training_augmentation_is_a_function_of_seed_epoch_and_row(tmp_path):
+    """What a resumed run, or another number of ranks, needs: an image's crop and flip do not depend on its batch."""
+    write_mnist_files(tmp_path, 50, 10, compress=False)
+    dm = MNISTDataModule(str(tmp_path), augment=["crop", "flip"], pad=3, seed=5)
+    dm.setup("fit")
+    images = dm.splits["train"][0]
+    rows = torch.arange(len(images))
+    whole = dm.augment_batch(images, rows, epoch=1)
+    part = dm.augment_batch(images[[7, 3]], torch.tensor([7, 3]), epoch=1)
+    assert torch.equal(part, whole[[7, 3]])
+    assert not torch.equal(dm.augment_batch(images, rows, epoch=2), whole)
+    again = MNISTDataModule(str(tmp_path), augment=["crop", "flip"], pad=3, seed=5)
+    again.setup("fit")
+    assert torch.equal(again.augment_batch(images, rows, epoch=1), whole)
 
 
 def test_channel_stats_match_numpy():

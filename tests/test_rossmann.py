@@ -10,16 +10,16 @@ import pytest
 
 import datamodules.rossmann as rossmann
 from datamodules.files import DataError
-from datamodules.rossmann import (
+from datamodules.rossmann import RossmannDataModule
+from datamodules.rossmann_features import (
     CAT_NAMES,
     CONT_NAMES,
-    RossmannDataModule,
     add_event_features,
     add_since_features,
     iso_week_monday,
     store_features,
 )
-from datamodules.samples import ROSSMANN_WEATHER_COLUMNS, write_rossmann_sample, write_rossmann_tables
+from datamodules.samples.rossmann import ROSSMANN_WEATHER_COLUMNS, write_rossmann_sample, write_rossmann_tables
 
 
 def days(store: int, start: str, n: int, **flags: list[int]) -> pd.DataFrame:
@@ -232,7 +232,7 @@ def test_unseen_categories_and_filled_values_in_the_encoded_arrays(tmp_path):
     names = processor.all_cat_names
     assert names[-1] == "CompetitionDistance_na"  # store 2 has no competition distance
     # the two validation days are 2015-01-17/18 (a Saturday and a Sunday); Day 17 and 18 are unseen in training
-    x_cat = module.datasets["val"].tensors[0]
+    x_cat = module.datasets["valid"].tensors[0]
     assert (x_cat[:, names.index("Day")] == 0).all()
     assert (x_cat[:, names.index("Store")] > 0).all()
     assert module.describe()["emb_szs"][names.index("Store")] == [3, 2]
@@ -245,11 +245,11 @@ def test_validation_window_or_last_days(tmp_path):
     )
     window.prepare_data()
     window.setup("fit")
-    assert len(window.datasets["val"]) == 4 and len(window.datasets["train"]) == 22
+    assert len(window.datasets["valid"]) == 4 and len(window.datasets["train"]) == 22
     last = RossmannDataModule(data_dir=str(folder), val_days=3, cache_dir=str(tmp_path / "cache"))
     last.prepare_data()
     last.setup("fit")
-    assert len(last.datasets["val"]) == 6  # 2015-01-16..18, both stores
+    assert len(last.datasets["valid"]) == 6  # 2015-01-16..18, both stores
     empty = RossmannDataModule(data_dir=str(folder), val_start="2016-01-01", cache_dir=str(tmp_path / "cache"))
     with pytest.raises(DataError, match="no training days between val_start=2016-01-01"):
         empty.prepare_data()
@@ -358,7 +358,7 @@ def test_val_rmspe_under_ddp_is_the_rmspe_of_all_validation_rows(run_task, tmp_p
     module = RossmannDataModule(cache_dir=str(cache_dir))
     module.prepare_data()
     module.setup("fit")
-    x_cat, x_cont, y = module.datasets["val"].tensors
+    x_cat, x_cont, y = module.datasets["valid"].tensors
     with torch.no_grad():
         expected = exp_rmspe(model(x_cat, x_cont), y).item()
     assert metrics["val/rmspe"] == pytest.approx(expected, rel=1e-5)

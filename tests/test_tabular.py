@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from datamodules.files import DataError
-from datamodules.tabular import (
+from datamodules.tabular import TabularDataModule
+from datamodules.tabular_encoding import (
     Table,
-    TabularDataModule,
     TabularProcessor,
     auto_y_range,
     cached_frame,
@@ -262,5 +262,5 @@ def test_valid_col_picks_the_validation_rows(tmp_path, cache_dir):
     )
     module.prepare_data()
     module.setup("fit")
-    assert len(module.datasets["train"]) == 150 and len(module.datasets["val"]) == 50
-    np.testing.assert_allclose(module.datasets["val"].tensors[2].numpy(), frame["y"][150:], rtol=1e-6)
+    assert len(module.datasets["train"]) == 150 and len(module.datasets["valid"]) == 50
+    np.testing.assert_allclose(module.datasets["valid"].tensors[2].numpy(), frame["y"][150:], rtol=1e-6)

@@ -92,7 +92,7 @@ def test_position_state_resumes_the_same_batches():
     for _ in range(3):
         next(it)
     state = loader.state_dict()
-    assert state == {"epoch": 2, "batch": 3}
+    assert state == {"epoch": 2, "batches": 3}
     rest = list(it)
     resumed = LMLoader(ids, offsets, 4, 12, shuffle=True, random_bptt=True, seed=5)
     resumed.load_state_dict(state)
@@ -100,10 +100,10 @@ def test_position_state_resumes_the_same_batches():
     assert len(again) == len(rest)
     for (x, y), (x2, y2) in zip(rest, again, strict=True):
         assert torch.equal(x, x2) and torch.equal(y, y2)
-    assert resumed.state_dict() == {"epoch": 3, "batch": 0}
+    assert resumed.state_dict() == {"epoch": 3, "batches": 0}
     finished = LMLoader(ids, offsets, 4, 12, shuffle=True, random_bptt=True, seed=5)
-    finished.load_state_dict({"epoch": 2, "batch": 3 + len(rest)})
-    assert finished.state_dict() == {"epoch": 3, "batch": 0}
+    finished.load_state_dict({"epoch": 2, "batches": 3 + len(rest)})
+    assert finished.state_dict() == {"epoch": 3, "batches": 0}
 
 
 def test_too_short_a_stream_is_a_clear_error():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
 from datamodules.batching import TensorBatches, tensor_loader
@@ -91,6 +92,22 @@ class StopAfterEpoch(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch:
             trainer.should_stop = True
+
+
+class StopBeforeStep(pl.Callback):
+    """Stops training before step ``step`` as a SIGTERM does: InterruptCheckpoint saves last.ckpt."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            raise SIGTERMException
+
+
+def val_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The validation figures of a run's metrics."""
+    return {key: value for key, value in metrics.items() if key.startswith("val/")}
 
 
 class SlowAfterStep(pl.Callback):

@@ -7,18 +7,19 @@ puts predictions back in the input order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from pytorch_lightning.utilities import rank_zero_only
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
+from datamodules.batching import ResumableLoader, ResumableSampler
 from datamodules.files import DataError
+from datamodules.splits import check_valid_pct, random_split
 from datamodules.text.corpora import CORPORA, TokenizedCorpus
-from datamodules.text.corpus_data import CorpusDataModule, gather_documents, vocab_file
+from datamodules.text.corpus_data import CorpusDataModule, gather_documents, random_subset, vocab_file
 
 
 class PaddedDocuments(Dataset):
@@ -48,15 +49,14 @@ class PaddedDocuments(Dataset):
         return tokens, lengths, self.labels[index], index
 
 
-class SortishSampler(DistributedSampler):
+class SortishSampler(ResumableSampler):
     """Batches of document indices of similar lengths, sharded between DDP ranks.
 
-    Training (``shuffle``): a permutation (seeded by ``seed + epoch``, the same on every rank) cut into
-    chunks of ``batch_size * 50`` sorted by decreasing length, the batches shuffled with the longest one
-    first (an out-of-memory error shows at once); rank r takes batches r, r + world, ... so all ranks
+    Training (``shuffle``): a permutation (seeded by ``seed`` and the epoch, the same on every rank) cut
+    into chunks of ``batch_size * 50`` sorted by decreasing length, the batches shuffled with the longest
+    one first (an out-of-memory error shows at once); rank r takes batches r, r + world, ... so all ranks
     take the same number of steps. Otherwise: all documents by decreasing length, each rank a
-    contiguous share, nothing repeated or dropped (exact metrics). Subclassing ``DistributedSampler``
-    tells Lightning not to wrap it.
+    contiguous share, nothing repeated or dropped (exact metrics).
     """
 
     def __init__(
@@ -70,24 +70,21 @@ class SortishSampler(DistributedSampler):
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(seed, num_replicas, rank)
         self.lengths = lengths
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.seed = seed
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
+        """This rank's batches in ``epoch``, as tensors of document indices."""
+        return [torch.from_numpy(np.ascontiguousarray(b)) for b in self._index_batches(epoch)]
 
-    def batches(self) -> list[np.ndarray]:
-        """This rank's batches for the current epoch."""
+    def _index_batches(self, epoch: int) -> list[np.ndarray]:
         if not self.shuffle:
             order = np.argsort(-self.lengths, kind="stable")
             share = np.array_split(order, self.num_replicas)[self.rank]
             return [share[i : i + self.batch_size] for i in range(0, len(share), self.batch_size)]
-        rng = np.random.default_rng([self.seed, self.epoch])
+        rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(len(self.lengths))
         chunk = self.batch_size * 50
         order = np.concatenate(
@@ -107,11 +104,6 @@ class SortishSampler(DistributedSampler):
             return -(-len(self.lengths) // self.batch_size) // self.num_replicas
         share = len(np.array_split(np.arange(len(self.lengths)), self.num_replicas)[self.rank])
         return -(-share // self.batch_size)
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        batches = self.batches()
-        self.epoch += 1
-        return (torch.from_numpy(np.ascontiguousarray(b)) for b in batches)
 
 
 class TextClassificationDataModule(CorpusDataModule):
@@ -151,8 +143,7 @@ class TextClassificationDataModule(CorpusDataModule):
     ) -> None:
         if corpus not in CORPORA or corpus == "wikitext":
             raise ValueError(f"unknown classification corpus {corpus!r}: choose one of imdb, arxiv, folder, csv")
-        if not 0 <= valid_pct < 1:
-            raise ValueError(f"valid_pct must lie in [0, 1), got {valid_pct}")
+        check_valid_pct(valid_pct, allow_zero=True)
         super().__init__(
             corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
             n_workers, num_workers, seed, cache_dir, download, dataset,
@@ -171,31 +162,27 @@ class TextClassificationDataModule(CorpusDataModule):
         if self.vocab is not None:
             return
         corpus = self.tokenized or self._tokenize()
+        folder = self.folder()
         if len(corpus.label_names) < 2:
             raise DataError(
-                f"{self.folder}: a classifier needs at least 2 labels, found {corpus.label_names or 'none'}; "
+                f"{folder}: a classifier needs at least 2 labels, found {corpus.label_names or 'none'}; "
                 f"check data.label_col"
             )
         rng = np.random.default_rng(self.seed)
-        labelled = corpus.labels >= 0
-        train = np.flatnonzero(labelled & np.isin(corpus.splits, [0, 4]))
-        valid = np.flatnonzero(labelled & (corpus.splits == 1))
-        test = np.flatnonzero(labelled & (corpus.splits == 2))
-        if self.max_train_docs is not None and len(train) > self.max_train_docs:
-            train = np.sort(rng.choice(train, self.max_train_docs, replace=False))
-        if self.max_test_docs is not None and len(test) > self.max_test_docs:
-            test = np.sort(np.random.default_rng(self.seed).choice(test, self.max_test_docs, replace=False))
+        train = random_subset(corpus.split_indices("train", "", labelled=True), self.max_train_docs, rng)
+        valid = corpus.split_indices("valid", labelled=True)
+        # a generator of its own: the test documents kept do not depend on the training draws
+        test_rng = np.random.default_rng(self.seed)
+        test = random_subset(corpus.split_indices("test", labelled=True), self.max_test_docs, test_rng)
+        if not len(train):
+            raise DataError(f"{folder} has no labelled training documents")
         if not len(valid):
             if self.valid_pct == 0:
                 if not len(test):
-                    raise DataError(f"{self.folder} has no test documents to validate on; set data.valid_pct > 0")
+                    raise DataError(f"{folder} has no test documents to validate on; set data.valid_pct > 0")
                 valid = test
             else:
-                shuffled = rng.permutation(train)
-                n_valid = max(1, int(round(self.valid_pct * len(train))))
-                train, valid = np.sort(shuffled[n_valid:]), np.sort(shuffled[:n_valid])
-        if not len(train):
-            raise DataError(f"{self.folder} has no labelled training documents")
+                train, valid = random_split(train, self.valid_pct, rng, what="labelled training documents")
         self._check_labels_seen(corpus, train, {"validation": valid, "test": test})
         self.docs = {"train": train, "valid": valid, "test": test}
         self.build_vocab(train)
@@ -208,7 +195,7 @@ class TextClassificationDataModule(CorpusDataModule):
             if len(unseen):
                 names = sorted({corpus.label_names[c] for c in corpus.labels[unseen]})
                 raise DataError(
-                    f"{self.folder}: {len(unseen)} {split} document(s) have label(s) that no training document has: "
+                    f"{self.folder()}: {len(unseen)} {split} document(s) have label(s) that no training document has: "
                     f"{', '.join(map(repr, names[:5]))} (e.g. {corpus.names[unseen[0]]}); the classifier cannot "
                     f"learn them: add training documents with these labels or leave these documents out"
                 )
@@ -220,7 +207,8 @@ class TextClassificationDataModule(CorpusDataModule):
             self._to_vocab[ids], offsets, self.tokenized.labels[docs], self.vocab.pad_idx, self.max_len
         )
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> ResumableLoader:
+        """Sortish batches of ``split``; the training loader's position is the trainer's, so a run resumes mid-epoch."""
         data = self.dataset(split)
         trainer = self.trainer
         sampler = SortishSampler(
@@ -231,21 +219,23 @@ class TextClassificationDataModule(CorpusDataModule):
             num_replicas=trainer.world_size if trainer is not None else 1,
             rank=trainer.global_rank if trainer is not None else 0,
         )
-        return DataLoader(
+        loader = ResumableLoader(
             data,
             sampler=sampler,
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+        loader.trainer = trainer if shuffle else None
+        return loader
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> ResumableLoader:
         return self._loader("valid", shuffle=False)
 
-    def test_dataloader(self) -> DataLoader | list:
+    def test_dataloader(self) -> ResumableLoader | list:
         return self._loader("test", shuffle=False) if len(self.docs["test"]) else []
 
     @property
@@ -265,7 +255,7 @@ class TextClassificationDataModule(CorpusDataModule):
         return {
             "vocab_sz": len(self.vocab),
             "pad_idx": self.vocab.pad_idx,
-            "vocab_path": str(vocab_file(self.vocab, self.cache_dir)),
+            "vocab_path": str(vocab_file(self.vocab, self.source.cache_dir)),
             "n_classes": len(self.label_names),
         }
 

@@ -9,29 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 
-from datamodules.download import local_or_downloaded
 from datamodules.samples import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
+from datamodules.source import DataSource
 from datamodules.text.corpora import TokenizedCorpus, open_corpus, tokenize_corpus
 from datamodules.text.vocab import Vocab
 
 SAMPLES = {"imdb": write_imdb_sample, "arxiv": write_arxiv_sample, "wikitext": write_wikitext_sample}
 # the public dataset data.download=true fetches for a corpus (data.dataset picks another, e.g. wikitext-2)
 DOWNLOADS = {"imdb": "imdb", "wikitext": "wikitext-103"}
-
-
-def sample_folder(cache_dir: str | Path, corpus: str) -> Path:
-    """Where the built-in sample of ``corpus`` is written (a new version when its generator changes)."""
-    return Path(cache_dir) / "samples" / f"{corpus}-v5"
-
-
-def corpus_folder(corpus: str, data_dir: str | None, download: bool, dataset: str | None, cache_dir: Path) -> Path:
-    """``data_dir``; else, with ``download``, the public dataset fetched into the cache once; else the
-    built-in sample of ``corpus``, written once."""
-    name = dataset or DOWNLOADS.get(corpus)
-    if data_dir is None and download and name is None:
-        raise ValueError(f"there is no public {corpus} dataset to download: set data.data_dir to your files")
-    sample = sample_folder(cache_dir, corpus)
-    return local_or_downloaded(data_dir, download, name, cache_dir, None, lambda: SAMPLES[corpus](sample))
+# the built-in sample's folder name under cache_dir/samples (a new version when its generator changes)
+SAMPLE_VERSION = "v5"
 
 
 def vocab_file(vocab: Vocab, cache_dir: Path) -> Path:
@@ -50,6 +37,13 @@ def gather_documents(ids: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> 
     np.cumsum(lengths, out=new_offsets[1:])
     shift = np.repeat(offsets[docs] - new_offsets[:-1], lengths)
     return ids[np.arange(new_offsets[-1]) + shift], new_offsets
+
+
+def random_subset(docs: np.ndarray, max_docs: int | None, rng: np.random.Generator) -> np.ndarray:
+    """``max_docs`` of ``docs`` drawn at random (sorted), or all of them when there are no more."""
+    if max_docs is None or len(docs) <= max_docs:
+        return docs
+    return np.sort(rng.choice(docs, max_docs, replace=False))
 
 
 class CorpusDataModule(pl.LightningDataModule):
@@ -75,10 +69,13 @@ class CorpusDataModule(pl.LightningDataModule):
         dataset: str | None,
     ) -> None:
         super().__init__()
+        name = dataset or DOWNLOADS.get(corpus)
+        if data_dir is None and download and name is None:
+            raise ValueError(f"there is no public {corpus} dataset to download: set data.data_dir to your files")
         if data_dir is None and not download and corpus not in SAMPLES:
             raise ValueError(f"there is no built-in {corpus} sample: set data.data_dir to your files")
         self.corpus = corpus
-        self.data_dir = data_dir
+        self.source = DataSource(data_dir, download, name, cache_dir=cache_dir)
         self.vocab_path = vocab_path
         self.max_vocab = max_vocab
         self.min_freq = min_freq
@@ -86,17 +83,13 @@ class CorpusDataModule(pl.LightningDataModule):
         self.n_workers = n_workers
         self.num_workers = num_workers
         self.seed = seed
-        self.cache_dir = Path(cache_dir)
-        self.download = download
-        self.public_dataset = dataset
         self.tokenized: TokenizedCorpus | None = None
         self.vocab: Vocab | None = None
         self.docs: dict[str, np.ndarray] = {}
 
-    @property
     def folder(self) -> Path:
-        """``data_dir``, the downloaded dataset or the built-in sample (see ``corpus_folder``)."""
-        return corpus_folder(self.corpus, self.data_dir, self.download, self.public_dataset, self.cache_dir)
+        """The corpus's folder: ``data_dir``, the downloaded dataset or the built-in sample (written once)."""
+        return self.source.resolve(f"{self.corpus}-{SAMPLE_VERSION}", SAMPLES.get(self.corpus))
 
     def corpus_options(self) -> dict:
         """Keyword arguments of ``open_corpus`` besides the column names."""
@@ -106,8 +99,8 @@ class CorpusDataModule(pl.LightningDataModule):
         self._tokenize()
 
     def _tokenize(self) -> TokenizedCorpus:
-        corpus = open_corpus(self.corpus, self.folder, **self.corpus_options(), **self.columns)
-        self.tokenized = tokenize_corpus(corpus, self.cache_dir, self.n_workers)
+        corpus = open_corpus(self.corpus, self.folder(), **self.corpus_options(), **self.columns)
+        self.tokenized = tokenize_corpus(corpus, self.source.cache_dir, self.n_workers)
         return self.tokenized
 
     def build_vocab(self, train: np.ndarray) -> None:

@@ -6,8 +6,8 @@ stream; under DDP each rank takes its own contiguous slice of it; the slice is c
 every row of batch i (the model carries its hidden state across). Training windows vary in length:
 ``bptt`` 95% of the time, else ``bptt / 2``, then normal with sd 5, at least 5 (the lesson's draw);
 the epoch's draws are scaled by one common factor so that a fixed number of windows covers each row
-exactly once. Everything random is seeded by ``seed + epoch``, the same on every rank, and the
-loader's position (epoch, batch) is a ``state_dict`` that Lightning saves in checkpoints.
+exactly once. Everything random is seeded by ``seed`` and the epoch, the same on every rank, and the
+loader's position (epoch, batches) is a ``state_dict`` that Lightning saves in checkpoints.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from datamodules.batching import ResumableSampler, SavesPosition
 from datamodules.files import DataError
+from datamodules.splits import check_valid_pct, random_split
 from datamodules.text.corpora import CORPORA
-from datamodules.text.corpus_data import CorpusDataModule, gather_documents, vocab_file
+from datamodules.text.corpus_data import CorpusDataModule, gather_documents, random_subset, vocab_file
 
 
 def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.Generator | None = None) -> np.ndarray:
@@ -46,8 +47,8 @@ def window_bounds(n_tokens: int, bptt: int, random: bool, generator: np.random.G
     return bounds
 
 
-class BpttSampler:
-    """The windows of one epoch over rows of ``row_len`` tokens, and the position within the epoch.
+class BpttSampler(ResumableSampler):
+    """The windows ``(start, end)`` of one epoch over rows of ``row_len`` tokens, the same on every rank.
 
     Lightning calls ``set_epoch`` at each epoch start (through the loader's ``sampler`` attribute);
     without it the epoch advances after every pass. A pass that is abandoned (Lightning's sanity
@@ -55,64 +56,37 @@ class BpttSampler:
     unless ``load_state_dict`` said where to go on.
     """
 
-    def __init__(self, row_len: int, bptt: int, random: bool, seed: int = 0) -> None:
+    def __init__(
+        self, row_len: int, bptt: int, random: bool, seed: int = 0, num_replicas: int = 1, rank: int = 0
+    ) -> None:
         if bptt < 1:
             raise ValueError(f"bptt must be at least 1, got {bptt}")
+        super().__init__(seed, num_replicas, rank)
         self.row_len = row_len
         self.bptt = bptt
         self.random = random
-        self.seed = seed
-        self.epoch = 0
-        self._skip = 0
-        self._pass: dict | None = None
 
-    def set_epoch(self, epoch: int) -> None:
-        if epoch != self.epoch:
-            self.epoch, self._skip = epoch, 0
-
-    def bounds(self, epoch: int | None = None) -> np.ndarray:
-        epoch = self.epoch if epoch is None else epoch
+    def bounds(self, epoch: int) -> np.ndarray:
+        """The window boundaries of ``epoch`` (random ones seeded by ``seed`` and the epoch)."""
         generator = np.random.default_rng([self.seed, epoch]) if self.random else None
         return window_bounds(self.row_len - 1, self.bptt, self.random, generator)
 
+    def epoch_batches(self, epoch: int) -> list[tuple[int, int]]:
+        bounds = self.bounds(epoch).tolist()
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
+
     def __len__(self) -> int:
-        return len(self.bounds()) - 1
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        epoch, skip = self.epoch, self._skip
-        self.epoch, self._skip = epoch + 1, 0
-        self._pass = {"epoch": epoch, "batch": skip}
-        bounds = self.bounds(epoch)
-        for i in range(skip, len(bounds) - 1):
-            self._pass["batch"] += 1
-            yield int(bounds[i]), int(bounds[i + 1])
-        self._pass = None
-
-    def state_dict(self) -> dict:
-        """The pass in progress (epoch, windows handed out), else where the next pass starts."""
-        return dict(self._pass) if self._pass is not None else {"epoch": self.epoch, "batch": self._skip}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Go on from ``state``: the rest of its epoch, or the next epoch if that one was done."""
-        epoch, done = int(state["epoch"]), int(state["batch"])
-        if done >= len(self):
-            epoch, done = epoch + 1, 0
-        self.epoch, self._skip = epoch, done
+        return len(self.bounds(self.epoch)) - 1
 
 
-class LMLoader:
+class LMLoader(SavesPosition):
     """Batches ``(x, y)`` of shape (batch_size, window) from the documents ``ids[offsets[i]:offsets[i+1]]``.
 
     ``y`` is ``x`` shifted by one token. ``shuffle`` reorders the documents every epoch before they
     are concatenated. This rank reads the ``rank``-th of ``num_replicas`` equal contiguous slices
-    of the stream, so all ranks take the same number of steps.
-
-    Its position is a state dict that Lightning saves in checkpoints; with a ``trainer`` it is the
-    trainer's (the batches finished in the current epoch: the sampler has handed out one more,
-    which Lightning prefetches).
+    of the stream, so all ranks take the same number of steps. Its position (the sampler's, or with a
+    ``trainer`` the trainer's) is a state dict that Lightning saves in checkpoints.
     """
-
-    trainer: pl.Trainer | None = None
 
     def __init__(
         self,
@@ -130,29 +104,27 @@ class LMLoader:
         self.offsets = offsets
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.seed = seed
-        self.num_replicas = num_replicas
-        self.rank = rank
         row_len = len(ids) // num_replicas // batch_size
         if row_len < 2:
             raise DataError(
                 f"a stream of {len(ids)} tokens is too short for {num_replicas} x {batch_size} rows of at least "
                 f"2 tokens; lower batch_size or use more text"
             )
-        self.sampler = BpttSampler(row_len, bptt, random_bptt, seed)
+        self.sampler = BpttSampler(row_len, bptt, random_bptt, seed, num_replicas, rank)
         # Lightning looks for both attributes, calls sampler.set_epoch and injects no sampler of its own
         self.batch_sampler = None
 
     def rows(self, epoch: int) -> torch.Tensor:
         """This rank's (batch_size, row_len) tokens in ``epoch``."""
+        sampler = self.sampler
         stream = self.ids
         if self.shuffle:
-            order = np.random.default_rng([self.seed, epoch, 1]).permutation(len(self.offsets) - 1)
+            order = np.random.default_rng([sampler.seed, epoch, 1]).permutation(len(self.offsets) - 1)
             stream, _ = gather_documents(self.ids, self.offsets, order)
-        share = len(stream) // self.num_replicas
-        row_len = self.sampler.row_len
-        mine = stream[self.rank * share : self.rank * share + self.batch_size * row_len]
-        return torch.from_numpy(np.ascontiguousarray(mine)).view(self.batch_size, row_len)
+        share = len(stream) // sampler.num_replicas
+        start = sampler.rank * share
+        mine = stream[start : start + self.batch_size * sampler.row_len]
+        return torch.from_numpy(np.ascontiguousarray(mine)).view(self.batch_size, sampler.row_len)
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -161,15 +133,6 @@ class LMLoader:
         rows = self.rows(self.sampler.epoch)
         for start, end in self.sampler:
             yield rows[:, start:end].long(), rows[:, start + 1 : end + 1].long()
-
-    def state_dict(self) -> dict:
-        if self.trainer is not None:
-            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
-            return {"epoch": self.trainer.current_epoch, "batch": done}
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.load_state_dict(state)
 
 
 class LanguageModelDataModule(CorpusDataModule):
@@ -211,8 +174,7 @@ class LanguageModelDataModule(CorpusDataModule):
     ) -> None:
         if corpus not in CORPORA:
             raise ValueError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
-        if not 0 < valid_pct < 1:
-            raise ValueError(f"valid_pct must lie strictly between 0 and 1, got {valid_pct}")
+        check_valid_pct(valid_pct)
         super().__init__(
             corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
             n_workers, num_workers, seed, cache_dir, download, dataset,
@@ -233,13 +195,12 @@ class LanguageModelDataModule(CorpusDataModule):
         rng = np.random.default_rng(self.seed)
         valid = corpus.split_indices("valid")
         if len(valid):
-            train, test = corpus.split_indices("train", "unsup", ""), corpus.split_indices("test")
-            if self.max_docs is not None and len(train) > self.max_docs:
-                train = np.sort(rng.choice(train, self.max_docs, replace=False))
+            train = random_subset(corpus.split_indices("train", "unsup", ""), self.max_docs, rng)
+            test = corpus.split_indices("test")
         else:
-            every = rng.permutation(len(corpus.splits))[: self.max_docs]
-            n_valid = max(1, int(round(self.valid_pct * len(every))))
-            train, valid, test = np.sort(every[n_valid:]), np.sort(every[:n_valid]), every[:0]
+            every = random_subset(np.arange(len(corpus.splits)), self.max_docs, rng)
+            train, valid = random_split(every, self.valid_pct, rng, what="documents")
+            test = every[:0]
         self.docs = {"train": train, "valid": valid, "test": test}
         self.build_vocab(train)
 
@@ -282,7 +243,7 @@ class LanguageModelDataModule(CorpusDataModule):
         return {
             "vocab_sz": len(self.vocab),
             "pad_idx": self.vocab.pad_idx,
-            "vocab_path": str(vocab_file(self.vocab, self.cache_dir)),
+            "vocab_path": str(vocab_file(self.vocab, self.source.cache_dir)),
         }
 
     def unigram_perplexity(self, split: str = "valid") -> float:

@@ -20,9 +20,9 @@ class LanguageModel(EncoderTransfer, RecipeModule):
 
     The hidden state is carried from batch to batch (detached, so back-propagation stops at the
     window), reset at the start of every training epoch and for every validation or test pass.
-    A checkpoint taken mid-epoch holds the training state and the random generator (the dropout
-    masks), so a run resumed from it goes on exactly as the uninterrupted one (under DDP each rank's
-    state is its own: a resumed rank starts its rows from zeros).
+    A checkpoint taken mid-epoch holds the hidden state (and, as every model's, the random
+    generators), so a run resumed from it goes on exactly as the uninterrupted one (under DDP each
+    rank's hidden state is its own: a resumed rank starts its rows from zeros).
     The loss adds AR (``alpha`` * mean square of the dropped-out last output) and TAR (``beta`` *
     mean square of the step-to-step change of the raw last output), both in float32. ``drop_mult``
     scales all five dropouts. Metrics: ``val/loss``, ``val/ppl`` (exp of the loss), ``val/acc``.
@@ -141,7 +141,6 @@ class LanguageModel(EncoderTransfer, RecipeModule):
         mid_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.completed < trainer.num_training_batches
         if state is not None and mid_epoch and trainer.world_size == 1:
             checkpoint["lm_state"] = [[h.cpu(), c.cpu()] for h, c in state]
-            checkpoint["lm_rng"] = torch.get_rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
@@ -149,8 +148,6 @@ class LanguageModel(EncoderTransfer, RecipeModule):
         if saved:
             # Lightning calls no on_train_epoch_start for an epoch resumed in its middle
             self.states["train"] = [(h.to(self.device), c.to(self.device)) for h, c in saved]
-        if "lm_rng" in checkpoint:
-            torch.set_rng_state(checkpoint["lm_rng"])
 
     def setup(self, stage: str) -> None:
         super().setup(stage)

@@ -1,0 +1,169 @@
+"""Reading the image datasets' own file formats: MNIST's IDX files and CIFAR-10's pickled python batches.
+
+Pure file reading (numpy arrays out, no torch or Lightning), so the formats can be checked on their
+own; every malformed file raises a ``DataError`` that names it and says what was expected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import math
+import pickle
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from datamodules.files import DataError, require_file
+
+# ---------------------------------------------------------------- IDX files (MNIST)
+
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """The array in an IDX file (LeCun's format), gzipped or not, in native byte order.
+
+    The header is two zero bytes, a type code, the number of dimensions, then each dimension as a
+    big-endian uint32; the values follow, big-endian, in row-major order.
+    """
+    path = require_file(path, "IDX file")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{path} is a damaged gzip file ({e}); download it again") from None
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in IDX_TYPES:
+        raise DataError(
+            f"{path} is not an IDX file: it starts with {raw[:4].hex() or 'nothing'}, expected 0000 followed by "
+            f"a type code ({', '.join(f'{t:02x}' for t in IDX_TYPES)}) and the number of dimensions"
+        )
+    n_dims = raw[3]
+    offset = 4 + 4 * n_dims
+    if len(raw) < offset:
+        raise DataError(f"{path}: the IDX header announces {n_dims} dimensions but the file ends inside the header")
+    shape = struct.unpack(f">{n_dims}I", raw[4:offset])
+    dtype = np.dtype(IDX_TYPES[raw[2]])
+    expected = math.prod(shape) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise DataError(
+            f"{path}: the IDX header gives shape {shape} ({expected} bytes of values) but the file holds "
+            f"{len(raw) - offset}; the file is truncated or damaged, download it again"
+        )
+    return np.frombuffer(raw, dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def find_mnist(folder: Path) -> dict[str, Path]:
+    """The four IDX files of an MNIST folder, each gzipped or not (also the ``.idx`` spelling)."""
+    found, missing = {}, []
+    for key, name in MNIST_FILES.items():
+        names = [name, name.replace("-idx", ".idx")]
+        candidates = [folder / f"{n}{ext}" for n in names for ext in (".gz", "")]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            missing.append(f"{name}[.gz]")
+        else:
+            found[key] = path
+    if missing:
+        raise DataError(
+            f"MNIST files missing in {folder}: {', '.join(missing)}; expected the four IDX files as LeCun "
+            f"distributes them ({', '.join(MNIST_FILES.values())}, gzipped or not); set data.data_dir to their folder"
+        )
+    return found
+
+
+def read_mnist_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 1, H, W) uint8 and labels (N,) int64 from an images and a labels IDX file."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(f"{images_path}: expected unsigned bytes of shape (N, H, W), got {images.dtype} {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{labels_path}: expected one label per image (shape (N,)), got shape {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+    return images[:, None], labels.astype(np.int64)
+
+
+# ---------------------------------------------------------------- CIFAR-10 python batches
+
+CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST_BATCH = "test_batch"
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes and numpy arrays only: a batch file cannot run code."""
+
+    ALLOWED = {
+        ("_codecs", "encode"): codecs.encode,
+        ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
+        ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return self.ALLOWED[(module, name)]
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _unpickle(path: Path) -> dict:
+    path = require_file(path, "CIFAR-10 batch")
+    try:
+        with open(path, "rb") as handle:
+            content = _ArrayUnpickler(handle, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+        raise DataError(
+            f"{path} is not a CIFAR-10 python batch ({e}); expected the files of cifar-10-python.tar.gz"
+        ) from None
+    if not isinstance(content, dict):
+        raise DataError(f"{path}: expected a pickled dict, got {type(content).__name__}")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in content.items()}
+
+
+def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) uint8 and labels (N,) int64 of one batch (rows: 1024 red, green, blue values)."""
+    content = _unpickle(Path(path))
+    if "data" not in content or "labels" not in content:
+        raise DataError(f"{path}: a CIFAR-10 batch needs the keys 'data' and 'labels', found {sorted(content)}")
+    data, labels = np.asarray(content["data"]), np.asarray(content["labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
+        raise DataError(
+            f"{path}: expected 'data' as uint8 rows of 3072 values and one label per row, "
+            f"got {data.dtype} {data.shape} and {len(labels)} labels"
+        )
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def find_cifar10(data_dir: Path) -> Path:
+    """The folder holding the batches: ``data_dir`` itself or its ``cifar-10-batches-py``."""
+    for folder in (data_dir, data_dir / "cifar-10-batches-py"):
+        if (folder / CIFAR_TRAIN_BATCHES[0]).is_file():
+            return folder
+    raise DataError(
+        f"no CIFAR-10 batches in {data_dir}: expected {', '.join(CIFAR_TRAIN_BATCHES)}, {CIFAR_TEST_BATCH} and "
+        f"batches.meta there or in its cifar-10-batches-py/ (unpack cifar-10-python.tar.gz)"
+    )
+
+
+def read_cifar10(folder: Path) -> dict[str, np.ndarray | list[str]]:
+    """Train and test images and labels, and the class names of ``batches.meta``."""
+    train = [read_cifar_batch(folder / name) for name in CIFAR_TRAIN_BATCHES]
+    test_x, test_y = read_cifar_batch(folder / CIFAR_TEST_BATCH)
+    names = _unpickle(folder / "batches.meta").get("label_names", [])
+    return {
+        "train_x": np.concatenate([x for x, _ in train]),
+        "train_y": np.concatenate([y for _, y in train]),
+        "test_x": test_x,
+        "test_y": test_y,
+        "classes": [n.decode() if isinstance(n, bytes) else str(n) for n in names],
+    }
