@@ -27,6 +27,8 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     # every module also logs train/loss at an epoch's last batch, so short epochs log it anyway
     warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+    # a frozen body's BatchNorm layers are kept in eval mode on purpose (their statistics stay fixed)
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     lightning = logging.getLogger("pytorch_lightning")
     for handler in list(lightning.handlers):

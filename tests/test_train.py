@@ -44,6 +44,9 @@ def test_cli_run_prints_its_run_directory(tmp_path):
     )
     assert f"run directory: {tmp_path}/cli_run" in result.stdout
     assert (tmp_path / "cli_run" / ".hydra" / "config.yaml").is_file()
+    for noise in ("LeafSpec", "log_every_n_steps", "`max_epochs` was not set", "Tip:", "TPU available"):
+        assert noise not in result.stdout + result.stderr, noise
+    assert "fast_dev_run" in (tmp_path / "cli_run" / "train.log").read_text()  # Lightning's own messages
     assert "val/rmse" in json.loads((tmp_path / "cli_run" / "metrics.json").read_text())
 
 

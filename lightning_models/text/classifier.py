@@ -54,7 +54,8 @@ class TextClassifier(EncoderTransfer, RecipeModule):
     Layer groups: the embedding, each LSTM layer, the head. With ``encoder_path`` the encoder
     starts from a language model's ``encoder.pt``, its embedding remapped onto this vocabulary.
     Before each validation the head's BatchNorm statistics are recomputed from ``recalibration_batches``
-    training batches as the evaluated model sees them (0: the running averages of training, as fastai).
+    training batches (at most an epoch's) as the evaluated model sees them (0: the running averages of
+    training, as fastai).
     Batches: (tokens padded first, lengths, labels[, index]).
     """
 
@@ -151,7 +152,8 @@ class TextClassifier(EncoderTransfer, RecipeModule):
             return
         # a loader of its own: reading the one in use would move its sampler on
         loader = trainer.datamodule.train_dataloader() if trainer.datamodule is not None else trainer.train_dataloader
-        self.recalibrate_head(loader, self.recalibration_batches)
+        # no more batches than an epoch trains on (limit_train_batches shortens both)
+        self.recalibrate_head(loader, min(self.recalibration_batches, trainer.num_training_batches))
 
     @torch.no_grad()
     def recalibrate_head(self, batches: Iterable, max_batches: int) -> None:

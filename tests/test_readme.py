@@ -1,0 +1,111 @@
+"""Every command line in the README's code blocks runs as typed, in a folder holding the data it names.
+
+Only overrides that shrink the work are added (one epoch of two batches, two Optuna trials); commands
+that need GPUs or a SLURM cluster are composed as ``train.py`` would, which checks every key they set.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from datamodules.samples import (
+    write_image_folder_sample,
+    write_imdb_sample,
+    write_movielens_sample,
+    write_rossmann_sample,
+    write_tabular_sample,
+)
+from fastlightning import config
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_POINTS = ("train.py", "generate.py")
+SHRINK = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+]
+NEEDS_A_CLUSTER = ("trainer=ddp", "trainer=gpu", "trainer=mixed", "launcher=submitit_slurm")
+
+
+def readme_commands() -> list[str]:
+    """The command lines of the README's ``bash`` blocks that run an entry point (continuations joined)."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\s+", " ", re.sub(r"\s+#.*$", "", line)).strip()
+            words = shlex.split(line)
+            if any(word in ENTRY_POINTS for word in words[:2]) or words[:1] == ["torchrun"]:
+                commands.append(line)
+    return commands
+
+
+def entry_point(command: str) -> tuple[str, list[str]]:
+    """The script a command runs and its arguments."""
+    words = shlex.split(command)
+    script = next(i for i, word in enumerate(words) if word in ENTRY_POINTS)
+    return words[script], words[script + 1 :]
+
+
+def needs_a_cluster(command: str) -> bool:
+    return command.startswith("torchrun") or any(word in NEEDS_A_CLUSTER for word in shlex.split(command))
+
+
+def as_run(command: str) -> list[str]:
+    """The command with this interpreter and the checkout's entry point, shrunk to a few batches."""
+    script, args = entry_point(command)
+    if script != "train.py":
+        return [sys.executable, str(ROOT / script), *args]
+    shrink = [*SHRINK, "hydra.sweeper.n_trials=2"] if any("hparams_search=" in a for a in args) else SHRINK
+    return [sys.executable, str(ROOT / script), *args, *shrink]
+
+
+@pytest.fixture(scope="module")  # one per run of this file (xdist --dist loadfile keeps a file on one worker)
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the files the README's commands name, in their real formats."""
+    folder = tmp_path_factory.mktemp("readme")
+    write_rossmann_sample(folder / "rossmann")
+    write_movielens_sample(folder / "ml-latest-small")
+    shutil.copy(write_tabular_sample(folder / "tables") / "houses.csv", folder / "houses.csv")
+    shutil.move(write_imdb_sample(folder / "imdb") / "aclImdb", folder / "aclImdb")
+    write_image_folder_sample(folder / "dogscats")
+    from torchvision.models import resnet34
+
+    torch.save(resnet34().state_dict(), folder / "resnet34-b627a593.pth")
+    return folder
+
+
+def test_the_readme_shows_the_commands_of_each_section():
+    commands = readme_commands()
+    assert len(commands) >= 12
+    for expected in ("task=rossmann", "hparams_search=", "launcher=joblib", "trainer=ddp_cpu", "generate.py"):
+        assert any(expected in command for command in commands), expected
+
+
+@pytest.mark.parametrize("command", [c for c in readme_commands() if needs_a_cluster(c)])
+def test_readme_command_for_gpus_or_a_cluster_composes(command, tmp_path):
+    _, args = entry_point(command)
+    overrides = config.open_overrides([a for a in args if a not in ("-m", "--multirun")])
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(config.CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.root_dir={tmp_path}", *overrides])
+    GlobalHydra.instance().clear()
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.accelerator == "gpu"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [c for c in readme_commands() if not needs_a_cluster(c)])
+def test_readme_command_runs_as_typed(command, workspace):
+    result = subprocess.run(as_run(command), cwd=workspace, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
