@@ -13,6 +13,18 @@ from lightning_models.base import RecipeModule
 from lightning_models.layers import sigmoid_range
 
 ARCHS = ("dot", "dot_bias", "nn")
+INITS = ("normal", "uniform")
+
+
+def init_embeddings(embeddings: Sequence[nn.Embedding], init: str) -> None:
+    """``normal``: N(0, 0.01), as fastai v2; ``uniform``: U(-0.01, 0.01), the lesson's ``get_emb``."""
+    if init not in INITS:
+        raise ValueError(f"unknown embedding init {init!r}: choose one of {', '.join(INITS)}")
+    for emb in embeddings:
+        if init == "normal":
+            nn.init.normal_(emb.weight, std=0.01)
+        else:
+            nn.init.uniform_(emb.weight, -0.01, 0.01)
 
 
 class EmbeddingDot(nn.Module):
@@ -32,14 +44,15 @@ class EmbeddingDot(nn.Module):
 class EmbeddingDotBias(nn.Module):
     """rating = sigmoid into ``y_range`` of (<user factors, item factors> + user bias + item bias)."""
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int, y_range: Sequence[float]) -> None:
+    def __init__(
+        self, n_users: int, n_items: int, n_factors: int, y_range: Sequence[float], init: str = "normal"
+    ) -> None:
         super().__init__()
         self.users = nn.Embedding(n_users, n_factors)
         self.items = nn.Embedding(n_items, n_factors)
         self.user_bias = nn.Embedding(n_users, 1)
         self.item_bias = nn.Embedding(n_items, 1)
-        for emb in (self.users, self.items, self.user_bias, self.item_bias):
-            nn.init.normal_(emb.weight, std=0.01)
+        init_embeddings((self.users, self.items, self.user_bias, self.item_bias), init)
         self.y_range = tuple(y_range)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
@@ -60,12 +73,12 @@ class EmbeddingNet(nn.Module):
         n_hidden: int = 10,
         emb_dropout: float = 0.05,
         hidden_dropout: float = 0.5,
+        init: str = "normal",
     ) -> None:
         super().__init__()
         self.users = nn.Embedding(n_users, n_factors)
         self.items = nn.Embedding(n_items, n_factors)
-        for emb in (self.users, self.items):
-            nn.init.normal_(emb.weight, std=0.01)
+        init_embeddings((self.users, self.items), init)
         self.emb_dropout = nn.Dropout(emb_dropout)
         self.head = nn.Sequential(
             nn.Linear(2 * n_factors, n_hidden), nn.ReLU(), nn.Dropout(hidden_dropout), nn.Linear(n_hidden, 1)
@@ -80,7 +93,8 @@ class EmbeddingNet(nn.Module):
 class CollabModule(RecipeModule):
     """Rating prediction from (user, item) index pairs, trained with MSE.
 
-    ``arch`` picks the net: ``"dot"``, ``"dot_bias"`` (the default) or ``"nn"``. Optimizer
+    ``arch`` picks the net: ``"dot"``, ``"dot_bias"`` (the default) or ``"nn"``; ``init`` the
+    embeddings' init for the last two (the dot product's is the lesson's U(0, 0.05)). Optimizer
     arguments (``lr``, ``weight_decay``, ...) go to ``RecipeModule``.
     """
 
@@ -94,6 +108,7 @@ class CollabModule(RecipeModule):
         n_hidden: int = 10,
         emb_dropout: float = 0.05,
         hidden_dropout: float = 0.5,
+        init: str = "normal",
         **optim,
     ) -> None:
         super().__init__(**optim)
@@ -101,9 +116,9 @@ class CollabModule(RecipeModule):
         if arch == "dot":
             self.net = EmbeddingDot(n_users, n_items, n_factors)
         elif arch == "dot_bias":
-            self.net = EmbeddingDotBias(n_users, n_items, n_factors, y_range)
+            self.net = EmbeddingDotBias(n_users, n_items, n_factors, y_range, init)
         elif arch == "nn":
-            self.net = EmbeddingNet(n_users, n_items, n_factors, y_range, n_hidden, emb_dropout, hidden_dropout)
+            self.net = EmbeddingNet(n_users, n_items, n_factors, y_range, n_hidden, emb_dropout, hidden_dropout, init)
         else:
             raise ValueError(f"unknown collab arch {arch!r}: choose one of {', '.join(ARCHS)}")
         self.val_mse = torchmetrics.MeanSquaredError()

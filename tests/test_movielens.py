@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
 
 from datamodules import DataError, MovieLensDataModule
 from lightning_models import CollabModule
+from tests.conftest import compose_config
 
 
 def write_latest_small(folder, ratings: str, movies: str | None = None):
@@ -179,3 +181,44 @@ def test_modules_work_in_a_plain_lightning_project(tmp_path):
     trainer = pl.Trainer(max_epochs=2, logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
     trainer.fit(model, datamodule=dm)
     assert trainer.callback_metrics["val/rmse"] < baseline_rmse(dm)
+
+
+@pytest.mark.parametrize("task, ratio", [("movielens_lesson", 0.7), ("movielens_bias_lesson", 0.8)])
+def test_lesson_recipes_beat_the_global_mean_on_the_sample(run_task, cache_dir, task, ratio):
+    metrics = run_task(task)
+    assert metrics["val/rmse"] < ratio * baseline_rmse(sample_module(cache_dir))
+
+
+def test_lesson_recipes_train_at_the_lesson_lrs(tmp_path, cache_dir):
+    """The from-scratch lessons hold SGD at 0.1 for all 3 epochs; the collab learner's SGDR restarts at 1e-2."""
+    constant = instantiate_task("movielens_bias_lesson", tmp_path / "bias", cache_dir)
+    assert constant["callbacks"] == [] and constant["epochs"] == 3
+    assert constant["optimizer"] == ("SGD", 0.1, 0.9, 2e-4)
+    sgdr = instantiate_task("movielens_lesson", tmp_path / "sgdr", cache_dir)
+    assert [type(cb).__name__ for cb in sgdr["callbacks"]] == ["SGDR"] and sgdr["epochs"] == 3
+    assert sgdr["optimizer"] == ("Adam", 1e-2, (0.9, 0.999), 2e-4)
+
+
+def instantiate_task(task: str, run_dir, cache_dir) -> dict:
+    """The lesson task's schedule callbacks, epochs and optimizer (kind, lr, momentum or betas, weight decay)."""
+    cfg = compose_config(task, run_dir, cache_dir)
+    dm = instantiate(cfg.data)
+    model = instantiate(cfg.model, **dm.describe())
+    optimizer = model.configure_optimizers()
+    group = optimizer.param_groups[0]
+    momentum = group["momentum"] if "momentum" in group else tuple(group["betas"])
+    schedules = [instantiate(c) for name, c in cfg.callbacks.items() if name == "schedule"]
+    epochs = schedules[0].n_epochs if schedules and cfg.trainer.max_epochs is None else cfg.trainer.max_epochs
+    return {
+        "callbacks": schedules,
+        "epochs": epochs,
+        "optimizer": (type(optimizer).__name__, group["lr"], momentum, group["weight_decay"]),
+    }
+
+
+def test_lesson_embeddings_start_uniform_within_a_hundredth():
+    model = CollabModule(n_users=50, n_items=80, init="uniform")
+    weights = torch.cat([p.detach().flatten() for p in model.net.parameters()])
+    assert weights.abs().max() <= 0.01 and weights.min() < -0.009 and weights.max() > 0.009
+    with pytest.raises(ValueError, match="unknown embedding init 'xavier'"):
+        CollabModule(n_users=5, n_items=5, init="xavier")

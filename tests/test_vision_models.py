@@ -250,3 +250,11 @@ def test_images_task_unfreezes_the_body_group_by_group(run_task, resnet18_weight
         assert torch.equal(trained[f"net.body.{name}"], saved[name]), name
     for name in ("layer3.0.conv1.weight", "layer4.1.bn2.running_var"):
         assert not torch.equal(trained[f"net.body.{name}"], saved[name]), name
+
+
+def test_the_hand_written_logistic_regression_starts_as_the_lesson_did():
+    """``get_weights(*dims)``: randn(dims) / dims[0] for the weights and for the (random) bias."""
+    torch.manual_seed(0)
+    net = HandLogisticRegression(784, 10)
+    assert net.weight.std().item() == pytest.approx(1 / 784, rel=0.05)
+    assert net.bias.std().item() == pytest.approx(1 / 10, rel=0.6) and net.bias.abs().min() > 0

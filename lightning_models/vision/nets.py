@@ -3,7 +3,6 @@ machine-learning course's MNIST lessons) and a small CNN. Each returns log-proba
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -30,12 +29,13 @@ def log_softmax(x: torch.Tensor) -> torch.Tensor:
 
 class HandLogisticRegression(nn.Module):
     """The same model written out as the lesson does: its own weight (n_in, n_classes) and bias, ``x @ w + b``,
-    its own log-softmax. With ``weight = linear.weight.T`` it gives ``LogisticRegression``'s outputs."""
+    its own log-softmax, both initialised as its ``get_weights(*dims)``: ``randn(dims) / dims[0]``. With
+    ``weight = linear.weight.T`` it gives ``LogisticRegression``'s outputs."""
 
     def __init__(self, n_in: int, n_classes: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_in, n_classes) / math.sqrt(n_in))
-        self.bias = nn.Parameter(torch.zeros(n_classes))
+        self.weight = nn.Parameter(torch.randn(n_in, n_classes) / n_in)
+        self.bias = nn.Parameter(torch.randn(n_classes) / n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return log_softmax(x.flatten(1) @ self.weight + self.bias)
