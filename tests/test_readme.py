@@ -1,7 +1,8 @@
 """Every command line in the README's code blocks runs as typed, in a folder holding the data it names.
 
-Only overrides that shrink the work are added (one epoch of two batches, two Optuna trials); commands
-that need GPUs or a SLURM cluster are composed as ``train.py`` would, which checks every key they set.
+Only overrides that shrink the work are added (one epoch of two batches, two Optuna trials, a small
+AWD-LSTM); commands that need GPUs or a SLURM cluster are composed as ``train.py`` would, which checks
+every key they set.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ SHRINK = [
     "trainer.limit_test_batches=2",
     "trainer.enable_progress_bar=false",
 ]
+# the AWD-LSTM tasks at a size that runs a few batches in seconds (the LM and the classifier alike, so
+# the classifier can load the LM's encoder)
+SMALL_AWD_LSTM = ["model.emb_sz=32", "model.n_hid=64", "model.n_layers=2"]
+AWD_LSTM_TASKS = ("task=imdb_lm", "task=imdb_clas")
 NEEDS_A_CLUSTER = ("trainer=ddp", "trainer=gpu", "trainer=mixed", "launcher=submitit_slurm")
 
 
@@ -68,6 +73,8 @@ def as_run(command: str) -> list[str]:
     if script != "train.py":
         return [sys.executable, str(ROOT / script), *args]
     shrink = [*SHRINK, "hydra.sweeper.n_trials=2"] if any("hparams_search=" in a for a in args) else SHRINK
+    if any(a in AWD_LSTM_TASKS for a in args):
+        shrink = [*shrink, *SMALL_AWD_LSTM]
     return [sys.executable, str(ROOT / script), *args, *shrink]
 
 
