@@ -167,6 +167,25 @@ class CsvColumns:
     y_name: str | None
     predict_csv: str | None
 
+    def check_roles(self) -> None:
+        """Each column has one role: a target among the inputs, or a column both categorical and continuous,
+        would train on the answer or on one column twice without a word."""
+        for names, key in ((self.cat_names, "cat_names"), (self.cont_names, "cont_names")):
+            if self.y_name is not None and self.y_name in names:
+                raise DataError(
+                    f"data.y_name={self.y_name!r} is also in data.{key}: the model would see the target it "
+                    f"predicts; remove {self.y_name!r} from data.{key}"
+                )
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise DataError(f"data.{key} names {', '.join(map(repr, repeated))} more than once; list each once")
+        both = sorted(set(self.cat_names) & set(self.cont_names))
+        if both:
+            raise DataError(
+                f"{', '.join(map(repr, both))} in both data.cat_names and data.cont_names: give each column one "
+                f"role (categories for codes, continuous for numbers)"
+            )
+
     def or_sample(self) -> CsvColumns:
         """The sample's file, and its columns in place of those not given."""
         sample = TABULAR_SAMPLE_COLUMNS
@@ -227,6 +246,7 @@ class TabularDataModule(EncodedTableDataModule):
         self.valid_pct = valid_pct
         self.valid_col = valid_col
         self.predict_csv = predict_csv
+        self.columns.check_roles()
 
     @property
     def uses_sample(self) -> bool:

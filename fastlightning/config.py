@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +19,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback as HydraCallback
 from hydra.utils import get_object
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+# ${pid:} in a run directory's name: two runs started in the same second get two directories
+OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
 
 # overrides of these nodes may name any constructor argument: `model.x=1` becomes `++model.x=1`
 OPEN_NODES = re.compile(r"^(?:stages\.\w+\.)?(?:model|data|trainer|callbacks\.\w+)\.[\w.]+=")

@@ -73,3 +73,33 @@ def test_missing_value_at_predict_time_is_filled_with_the_training_median_and_a_
 def test_predict_csv_without_a_feature_column(tmp_path):
     with pytest.raises(DataError, match=r"new.csv has no column 'x'"):
         predict_arrays(tmp_path, "shop\na\n")
+
+
+@pytest.mark.parametrize(
+    "columns, message",
+    [
+        pytest.param(
+            {"cat_names": ["shop"], "cont_names": ["x", "y"], "y_name": "y"},
+            r"data.y_name='y' is also in data.cont_names: the model would see the target",
+            id="target among the continuous columns",
+        ),
+        pytest.param(
+            {"cat_names": ["shop", "y"], "cont_names": ["x"], "y_name": "y"},
+            r"data.y_name='y' is also in data.cat_names",
+            id="target among the categorical columns",
+        ),
+        pytest.param(
+            {"cat_names": ["shop", "x"], "cont_names": ["x"], "y_name": "y"},
+            r"'x' in both data.cat_names and data.cont_names: give each column one role",
+            id="a column in both lists",
+        ),
+        pytest.param(
+            {"cat_names": ["shop", "shop"], "cont_names": ["x"], "y_name": "y"},
+            r"data.cat_names names 'shop' more than once",
+            id="a column listed twice",
+        ),
+    ],
+)
+def test_a_column_with_two_roles_is_refused_before_reading(tmp_path, columns, message):
+    with pytest.raises(DataError, match=message):
+        TabularDataModule(csv=str(tmp_path / "data.csv"), cache_dir=str(tmp_path / "cache"), **columns)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,8 +14,7 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 from fastlightning import ConfigError, config, runner
-from tests.conftest import TASKS, compose_config, run_python
-
+from tests.conftest import ROOT, TASKS, compose_config, run_python
 
 # the default AWD-LSTM sizes train a batch in imdb_lm and arxiv_lm; these tasks use the same code at a small size
 SMALL_AWD_LSTM = {"imdb_clas", "ulmfit_imdb", "wikitext_lm"}
@@ -171,3 +174,25 @@ def test_the_best_checkpoint_holds_weights_only_and_last_can_resume(run_task, tm
     files = {p.name: torch.load(p, weights_only=True) for p in (tmp_path / "run" / "checkpoints").iterdir()}
     assert sorted(files) == ["epoch000.ckpt", "last.ckpt"]
     assert "optimizer_states" not in files["epoch000.ckpt"] and "optimizer_states" in files["last.ckpt"]
+
+
+def test_two_runs_started_in_the_same_second_get_two_run_directories(tmp_path, cache_dir):
+    """The default run directory is named by the time and the process id, not by the second alone."""
+    args = [
+        "task=movielens_dot",
+        "trainer=debug",
+        "test=false",
+        f"paths.root_dir={tmp_path}",
+        f"paths.cache_dir={cache_dir}",
+    ]
+    runs = [
+        subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    folders = {re.search(r"run directory: (\S+)", out).group(1) for out in outputs}
+    assert len(folders) == 2
+    for folder in map(Path, folders):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d+", folder.name), folder.name  # ..._<pid>
+        assert (folder / "metrics.json").is_file()
