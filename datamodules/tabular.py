@@ -20,7 +20,11 @@ from torch.utils.data import DataLoader
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, read_csv, require_file
-from datamodules.samples.tabular import TABULAR_SAMPLE_COLUMNS, write_tabular_sample
+from datamodules.samples.tabular import (
+    TABULAR_CLASSIFICATION_SAMPLE_COLUMNS,
+    TABULAR_SAMPLE_COLUMNS,
+    write_tabular_sample,
+)
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
 from datamodules.tabular_encoding import (
@@ -41,8 +45,8 @@ class EncodedTableDataModule(pl.LightningDataModule):
 
     Subclasses build ``self.source`` and give ``settings()`` (what the arrays depend on: the cache
     key) and ``table()``. ``describe()`` gives the model its embedding sizes (``emb_rule``,
-    per-column ``emb_szs`` overrides), ``n_cont``, ``y_range`` (``"auto"``: see ``auto_y_range``)
-    and ``log_target``.
+    per-column ``emb_szs`` overrides), ``n_cont``, and ``y_range`` (``"auto"``: see ``auto_y_range``)
+    and ``log_target`` for a number to predict, or ``classes`` (the labels) with ``classify``.
     """
 
     cache_name = "table"
@@ -57,13 +61,17 @@ class EncodedTableDataModule(pl.LightningDataModule):
         batch_size: int,
         num_workers: int,
         seed: int,
+        classify: bool = False,
     ) -> None:
         super().__init__()
+        if classify and log_target:
+            raise ValueError("log_target=true takes the log of a number; a class label to predict (classify) has none")
         if emb_rule not in EMB_RULES:
             raise ValueError(f"unknown emb_rule {emb_rule!r}: choose one of {', '.join(EMB_RULES)}")
         if isinstance(y_range, str) and y_range != "auto":
             raise ValueError(f"y_range must be 'auto', null or [low, high], got {y_range!r}")
         self.source = source
+        self.classify = classify
         self.log_target = log_target
         self.y_range = y_range
         self.emb_rule = emb_rule
@@ -93,7 +101,7 @@ class EncodedTableDataModule(pl.LightningDataModule):
                 self.source.cache_dir,
                 self.cache_name,
                 self.settings(),
-                lambda: encode_table(self.table(), self.log_target),
+                lambda: encode_table(self.table(), self.log_target, self.classify),
             )
         return self.arrays
 
@@ -104,18 +112,19 @@ class EncodedTableDataModule(pl.LightningDataModule):
         return TabularProcessor.from_dict(self.meta["processor"])
 
     def describe(self) -> dict:
-        """The model arguments only the data knows: embedding sizes, n_cont, y_range, log_target."""
+        """The model arguments only the data knows: embedding sizes, n_cont, and y_range and log_target or classes."""
         processor = self.processor
+        inputs = {
+            "emb_szs": embedding_sizes(processor.all_cat_names, processor.cardinalities, self.emb_rule, self.emb_szs),
+            "n_cont": len(processor.cont_names),
+        }
+        if self.classify:
+            return {**inputs, "classes": list(self.meta["classes"])}
         if self.y_range == "auto":
             y_range = auto_y_range(self.meta["y_min"], self.meta["y_max"])
         else:
             y_range = None if self.y_range is None else [float(v) for v in self.y_range]
-        return {
-            "emb_szs": embedding_sizes(processor.all_cat_names, processor.cardinalities, self.emb_rule, self.emb_szs),
-            "n_cont": len(processor.cont_names),
-            "y_range": y_range,
-            "log_target": self.log_target,
-        }
+        return {**inputs, "y_range": y_range, "log_target": self.log_target}
 
     def setup(self, stage: str) -> None:
         arrays = self.load()
@@ -152,9 +161,20 @@ class EncodedTableDataModule(pl.LightningDataModule):
         return tensor_loader(self.datasets["predict"], self.batch_size * 4, shuffle=False)
 
     def predicted_values(self, predictions: list[torch.Tensor]) -> np.ndarray:
-        """The model's outputs on the target's own scale (exponentiated for a log target)."""
+        """The model's outputs on the target's own scale (exponentiated for a log target; class
+        probabilities, one column per class, with ``classify``)."""
         values = torch.cat(predictions).double().numpy()
         return np.exp(values) if self.log_target else values
+
+    def prediction_columns(self, predictions: list[torch.Tensor]) -> dict[str, np.ndarray]:
+        """``prediction`` (the value, or the likeliest class), with ``classify`` also ``prob_<class>`` per class."""
+        values = self.predicted_values(predictions)
+        if not self.classify:
+            return {"prediction": values}
+        classes = list(self.meta["classes"])
+        return {"prediction": np.array(classes)[values.argmax(1)]} | {
+            f"prob_{label}": values[:, i] for i, label in enumerate(classes)
+        }
 
 
 @dataclass(frozen=True)
@@ -186,9 +206,9 @@ class CsvColumns:
                 f"role (categories for codes, continuous for numbers)"
             )
 
-    def or_sample(self) -> CsvColumns:
-        """The sample's file, and its columns in place of those not given."""
-        sample = TABULAR_SAMPLE_COLUMNS
+    def or_sample(self, classify: bool = False) -> CsvColumns:
+        """The sample's file, and its columns in place of those not given (the house type to classify)."""
+        sample = TABULAR_CLASSIFICATION_SAMPLE_COLUMNS if classify else TABULAR_SAMPLE_COLUMNS
         return CsvColumns(
             csv=sample["csv"],
             cat_names=self.cat_names or sample["cat_names"],
@@ -219,6 +239,7 @@ class TabularDataModule(EncodedTableDataModule):
         valid_pct: float = 0.2,
         valid_col: str | None = None,
         predict_csv: str | None = None,
+        classify: bool = False,
         log_target: bool = False,
         y_range: str | Sequence[float] | None = "auto",
         emb_rule: str = "lesson",
@@ -237,6 +258,7 @@ class TabularDataModule(EncodedTableDataModule):
             batch_size=batch_size,
             num_workers=num_workers,
             seed=seed,
+            classify=classify,
         )
         check_valid_pct(valid_pct)
         self.csv = csv
@@ -257,7 +279,7 @@ class TabularDataModule(EncodedTableDataModule):
     def columns(self) -> CsvColumns:
         """The file and column roles this module reads (the sample's where it reads the sample)."""
         given = CsvColumns(self.csv, self.cat_names, self.cont_names, self.y_name, self.predict_csv)
-        return given.or_sample() if self.uses_sample else given
+        return given.or_sample(self.classify) if self.uses_sample else given
 
     @property
     def folder(self) -> Path | None:
@@ -299,6 +321,7 @@ class TabularDataModule(EncodedTableDataModule):
             "columns": [columns.cat_names, columns.cont_names, columns.y_name],
             "valid": [self.valid_pct, self.valid_col, self.seed],
             "log_target": self.log_target,
+            "classify": self.classify,
             "encoding": ENCODING_VERSION,
         }
 
@@ -338,9 +361,9 @@ class TabularDataModule(EncodedTableDataModule):
         return numbers.to_numpy(dtype=bool)
 
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
-        """``predictions.csv``: the rows of ``predict_csv`` with a ``prediction`` column."""
+        """``predictions.csv``: the rows of ``predict_csv`` with a ``prediction`` column (and class probabilities)."""
         frame = read_csv(self.predict_path, what="predict_csv")
-        frame["prediction"] = self.predicted_values(predictions)
+        frame = frame.assign(**self.prediction_columns(predictions))
         path = Path(out_dir) / "predictions.csv"
         frame.to_csv(path, index=False)
         return path

@@ -215,8 +215,43 @@ def target_values(frame: pd.DataFrame, column: str, log_target: bool, what: str)
     return values.astype(np.float32)
 
 
-def encode_table(table: Table, log_target: bool) -> tuple[Arrays, dict]:
+def class_codes(frame: pd.DataFrame, column: str, train_rows: np.ndarray, what: str) -> tuple[np.ndarray, list[str]]:
+    """The target's labels as codes of the classes the training rows hold (numbers in numeric order).
+
+    A validation label no training row has would be a class the model cannot output: an error that names it.
+    """
+    if column not in frame.columns:
+        raise DataError(f"{what} has no target column {column!r}")
+    missing = frame[column].isna().to_numpy()
+    if missing.any():
+        raise DataError(f"{what}: target column {column!r} has {int(missing.sum())} missing label(s); drop those rows")
+    labels = frame[column].astype(str).str.strip().to_numpy()
+    classes = sorted(set(labels[train_rows]), key=label_order)
+    if len(classes) < 2:
+        raise DataError(f"{what}: the training rows of {column!r} hold {len(classes)} class(es); a classifier needs 2")
+    unseen = sorted(set(labels[~train_rows]) - set(classes), key=label_order)
+    if unseen:
+        n_rows = int(np.isin(labels[~train_rows], unseen).sum())
+        raise DataError(
+            f"{what}: {n_rows} validation row(s) have label(s) of {column!r} that no training row has: "
+            f"{', '.join(map(repr, unseen[:5]))}; the classes are {', '.join(map(repr, classes[:10]))}"
+        )
+    index = {label: i for i, label in enumerate(classes)}
+    return np.array([index[label] for label in labels], dtype=np.int64), classes
+
+
+def label_order(label: str) -> tuple:
+    """Numbers first, in numeric order, then text labels in alphabetical order."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def encode_table(table: Table, log_target: bool, classify: bool = False) -> tuple[Arrays, dict]:
     """Fit a TabularProcessor on the training rows and encode all rows (and the predict rows).
+
+    With ``classify`` the target becomes class codes (``meta["classes"]`` their labels), else a number.
 
     The training rows come first in the arrays, then the validation rows (each in their table
     order), so that the two splits are slices of the same tensors.
@@ -226,7 +261,12 @@ def encode_table(table: Table, log_target: bool) -> tuple[Arrays, dict]:
     train_rows = ~table.is_valid
     processor = TabularProcessor.fit(table.frame[train_rows], table.cat_names, table.cont_names, table.what)
     x_cat, x_cont = processor.transform(table.frame, table.what)
-    y = target_values(table.frame, table.y_name, log_target, table.what)
+    if classify:
+        y, classes = class_codes(table.frame, table.y_name, train_rows, table.what)
+        target_meta: dict = {"classes": classes}
+    else:
+        y = target_values(table.frame, table.y_name, log_target, table.what)
+        target_meta = {"y_min": float(y[train_rows].min()), "y_max": float(y[train_rows].max())}
     order = np.argsort(table.is_valid, kind="stable")
     arrays = {
         "x_cat": compact_codes(x_cat[order]),
@@ -238,12 +278,7 @@ def encode_table(table: Table, log_target: bool) -> tuple[Arrays, dict]:
         p_cat, p_cont = processor.transform(table.predict, f"{table.what} (rows to predict)")
         arrays |= {"predict_cat": compact_codes(p_cat), "predict_cont": p_cont}
     arrays |= table.extra
-    meta = {
-        "processor": processor.to_dict(),
-        "y_min": float(y[train_rows].min()),
-        "y_max": float(y[train_rows].max()),
-    }
-    return arrays, meta
+    return arrays, {"processor": processor.to_dict(), **target_meta}
 
 
 def compact_codes(codes: np.ndarray) -> np.ndarray:

@@ -58,7 +58,7 @@ class TabularNet(nn.Module):
 
     As the lesson's model: embeddings drawn uniform in +-2/(dim+1), dropout on the concatenated
     embeddings, Kaiming-normal linear weights, no BatchNorm between hidden layers unless ``use_bn``,
-    and the single output squashed into ``y_range`` by a sigmoid.
+    and the single output squashed into ``y_range`` by a sigmoid (or ``n_out`` logits, one per class).
     """
 
     def __init__(
@@ -71,6 +71,7 @@ class TabularNet(nn.Module):
         emb_drop: float = 0.04,
         use_bn: bool = False,
         bn_cont: bool = True,
+        n_out: int = 1,
     ) -> None:
         super().__init__()
         if len(ps) != len(layers):
@@ -83,15 +84,15 @@ class TabularNet(nn.Module):
         self.bn_cont = nn.BatchNorm1d(n_cont) if n_cont and bn_cont else nn.Identity()
         hidden: list[nn.Module] = []
         n_in = (self.embeds.n_out if self.embeds is not None else 0) + n_cont
-        for n_out, p in zip(layers, ps, strict=True):
-            linear = nn.Linear(n_in, n_out)
+        for width, p in zip(layers, ps, strict=True):
+            linear = nn.Linear(n_in, width)
             nn.init.kaiming_normal_(linear.weight)
             hidden += [linear, nn.ReLU(inplace=True)]
-            hidden += [nn.BatchNorm1d(n_out)] if use_bn else []
+            hidden += [nn.BatchNorm1d(width)] if use_bn else []
             hidden += [SparseDropout(p)]
-            n_in = n_out
+            n_in = width
         self.hidden = nn.Sequential(*hidden)
-        self.out = nn.Linear(n_in, 1)
+        self.out = nn.Linear(n_in, n_out)
         nn.init.kaiming_normal_(self.out.weight)
         self.y_range = tuple(y_range) if y_range is not None else None
 
@@ -102,7 +103,10 @@ class TabularNet(nn.Module):
             parts.append(self.emb_drop(self.embeds(x_cat)))
         if self.n_cont:
             parts.append(self.bn_cont(x_cont))
-        x = self.out(self.hidden(torch.cat(parts, 1) if len(parts) > 1 else parts[0])).squeeze(1)
+        x = self.out(self.hidden(torch.cat(parts, 1) if len(parts) > 1 else parts[0]))
+        if x.size(1) > 1:
+            return x
+        x = x.squeeze(1)
         return sigmoid_range(x, *self.y_range) if self.y_range is not None else x
 
 
@@ -145,8 +149,7 @@ class TabularModule(RecipeModule):
         return self.net(x_cat, x_cont)
 
     def layer_groups(self) -> list[nn.Module]:
-        inputs = [m for m in (self.net.embeds, self.net.bn_cont) if m is not None]
-        return [nn.ModuleList(inputs), self.net.hidden, self.net.out]
+        return tabular_layer_groups(self.net)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
@@ -169,3 +172,81 @@ class TabularModule(RecipeModule):
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont = batch[:2]
         return self(x_cat, x_cont)
+
+
+def tabular_layer_groups(net: TabularNet) -> list[nn.Module]:
+    """The inputs (embeddings, BatchNorm of the continuous columns), the hidden layers, the output layer."""
+    inputs = [m for m in (net.embeds, net.bn_cont) if m is not None]
+    return [nn.ModuleList(inputs), net.hidden, net.out]
+
+
+class TabularClassifier(RecipeModule):
+    """Classification on a table with ``TabularNet`` (one output per class), trained with cross-entropy.
+
+    ``emb_szs``, ``n_cont`` and ``classes`` (the labels, in the order of the codes) come from the data
+    module's ``describe()`` with ``classify``; ``class_weights`` weigh the training loss per class.
+    Logs ``val/loss`` (mean cross-entropy), ``val/acc`` and, for two classes, ``val/auroc`` of the
+    second class's probability. Predictions are the class probabilities. Layer groups and the
+    optimizer's defaults are ``TabularModule``'s.
+    """
+
+    def __init__(
+        self,
+        emb_szs: Sequence[Sequence[int]],
+        n_cont: int,
+        classes: Sequence[str],
+        class_weights: Sequence[float] | None = None,
+        layers: Sequence[int] = (1000, 500),
+        ps: Sequence[float] = (0.001, 0.01),
+        emb_drop: float = 0.04,
+        use_bn: bool = False,
+        bn_cont: bool = True,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        betas: Sequence[float] = (0.9, 0.999),
+        **optim,
+    ) -> None:
+        super().__init__(lr=lr, optimizer=optimizer, betas=betas, **optim)
+        self.save_hyperparameters()
+        n_classes = len(classes)
+        if n_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {list(classes)}")
+        if class_weights is not None and len(class_weights) != n_classes:
+            raise ValueError(f"class_weights has {len(class_weights)} values for the {n_classes} classes {classes}")
+        self.classes = list(classes)
+        self.net = TabularNet(emb_szs, n_cont, None, layers, ps, emb_drop, use_bn, bn_cont, n_out=n_classes)
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
+        self.register_buffer("class_weights", weights)
+        self.val_loss = torchmetrics.MeanMetric()
+        self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n_classes)
+        self.val_auroc = torchmetrics.AUROC(task="binary") if n_classes == 2 else None
+
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        return self.net(x_cat, x_cont)
+
+    def layer_groups(self) -> list[nn.Module]:
+        return tabular_layer_groups(self.net)
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x_cat, x_cont, y = batch
+        loss = F.cross_entropy(self(x_cat, x_cont).float(), y, weight=self.class_weights)
+        self.log_train_loss(loss)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x_cat, x_cont, y = batch
+        logits = self(x_cat, x_cont).float()
+        self.val_loss.update(F.cross_entropy(logits, y, reduction="none"))
+        self.val_acc.update(logits, y)
+        if self.val_auroc is not None:
+            self.val_auroc.update(logits.softmax(1)[:, 1], y)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/loss", self.val_loss)
+        self.log("val/acc", self.val_acc, prog_bar=True)
+        if self.val_auroc is not None:
+            self.log("val/auroc", self.val_auroc)
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x_cat, x_cont = batch[:2]
+        return self(x_cat, x_cont).float().softmax(1)

@@ -18,6 +18,7 @@ from datamodules.tabular_encoding import (
     TabularProcessor,
     auto_y_range,
     cached_frame,
+    class_codes,
     embedding_size,
     embedding_sizes,
     encode_table,
@@ -264,3 +265,26 @@ def test_valid_col_picks_the_validation_rows(tmp_path, cache_dir):
     module.setup("fit")
     assert len(module.datasets["train"]) == 150 and len(module.datasets["valid"]) == 50
     np.testing.assert_allclose(module.datasets["valid"].tensors[2].numpy(), frame["y"][150:], rtol=1e-6)
+
+
+def test_tabular_classification_learns_the_house_type_and_predicts_class_probabilities(run_task, tmp_path):
+    """The sample's house type follows from area and garden: far above the majority class's 50%."""
+    metrics = run_task("tabular_clas", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "clas")
+    assert metrics["val/acc"] > 0.75 and "val/auroc" not in metrics  # three classes
+    predictions = pd.read_csv(tmp_path / "clas" / "predictions.csv")
+    probs = predictions[["prob_detached", "prob_flat", "prob_terraced"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(1), 1, rtol=1e-5)
+    assert (predictions["prediction"] == np.array(["detached", "flat", "terraced"])[probs.argmax(1)]).all()
+
+
+def test_class_codes_follow_the_training_labels_and_name_an_unseen_one():
+    frame = pd.DataFrame({"y": [10, 2, 2, 10, 1, 3]})
+    train = np.array([True, True, True, True, True, False])
+    with pytest.raises(DataError, match=r"1 validation row\(s\) have label\(s\) of 'y' that no training row has: '3'"):
+        class_codes(frame, "y", train, "t.csv")
+    codes, classes = class_codes(frame.iloc[:5], "y", train[:5], "t.csv")
+    assert classes == ["1", "2", "10"] and codes.tolist() == [2, 1, 1, 2, 0]
+    with pytest.raises(DataError, match="1 missing label"):
+        class_codes(pd.DataFrame({"y": ["a", None, "b"]}), "y", np.ones(3, bool), "t.csv")
+    with pytest.raises(ValueError, match="log_target=true takes the log of a number"):
+        TabularDataModule(classify=True, log_target=True)

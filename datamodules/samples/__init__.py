@@ -27,7 +27,12 @@ from datamodules.samples.rossmann import (
     write_rossmann_sample,
     write_rossmann_tables,
 )
-from datamodules.samples.tabular import TABULAR_SAMPLE_COLUMNS, tabular_houses, write_tabular_sample
+from datamodules.samples.tabular import (
+    TABULAR_CLASSIFICATION_SAMPLE_COLUMNS,
+    TABULAR_SAMPLE_COLUMNS,
+    tabular_houses,
+    write_tabular_sample,
+)
 from datamodules.samples.text import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "ROSSMANN_STATES",
     "ROSSMANN_WEATHER_COLUMNS",
     "SEGMENTS",
+    "TABULAR_CLASSIFICATION_SAMPLE_COLUMNS",
     "TABULAR_SAMPLE_COLUMNS",
     "movielens_ratings",
     "rossmann_holidays",

@@ -16,6 +16,14 @@ TABULAR_SAMPLE_COLUMNS = {
     "y_name": "price_k",
     "predict_csv": "houses_new.csv",
 }
+# the same houses with their type to classify: area and garden tell it (flats are small and rarely have one)
+TABULAR_CLASSIFICATION_SAMPLE_COLUMNS = {
+    "csv": "houses.csv",
+    "cat_names": ["district", "garden"],
+    "cont_names": ["area_m2", "rooms", "year_built", "distance_km"],
+    "y_name": "house_type",
+    "predict_csv": "houses_new.csv",
+}
 
 
 def tabular_houses(n_rows: int = 4000, seed: int = 0) -> pd.DataFrame:
