@@ -33,9 +33,6 @@ class DataSource:
         """True when neither a folder nor a download is asked for: the built-in sample is read."""
         return self.data_dir is None and not self.download
 
-    def sample_folder(self, sample_name: str) -> Path:
-        return Path(self.cache_dir) / "samples" / sample_name
-
     def resolve(self, sample_name: str, write_sample: Callable[[Path], Path | None]) -> Path:
         """The folder to read, found (or downloaded, or written) on the first call and kept."""
         if self._folder is None:
@@ -46,6 +43,6 @@ class DataSource:
                     raise ValueError("download=True needs the name of a dataset to download")
                 self._folder = download_dataset(self.dataset, self.cache_dir, sha256=self.sha256)
             else:
-                folder = self.sample_folder(sample_name)
+                folder = Path(self.cache_dir) / "samples" / sample_name
                 self._folder = Path(write_sample(folder) or folder)
         return self._folder
