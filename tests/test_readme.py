@@ -1,7 +1,7 @@
 """Every command line in the README's code blocks runs as typed, in a folder holding the data it names.
 
 Only overrides that shrink the work are added (one epoch of two batches, two Optuna trials, a small
-AWD-LSTM); commands that need GPUs or a SLURM cluster are composed as ``train.py`` would, which checks
+AWD-LSTM, 64-pixel images); commands that need GPUs or a SLURM cluster are composed as ``train.py`` would, which checks
 every key they set.
 """
 
@@ -41,6 +41,8 @@ SHRINK = [
 # the classifier can load the LM's encoder)
 SMALL_AWD_LSTM = ["model.emb_sz=32", "model.n_hid=64", "model.n_layers=2"]
 AWD_LSTM_TASKS = ("task=imdb_lm", "task=imdb_clas")
+# a real image folder is read at ImageNet's 224 pixels; the backbone runs the same at 64
+SMALL_IMAGES = "data.image_size=64"
 NEEDS_A_CLUSTER = ("trainer=ddp", "trainer=gpu", "trainer=mixed", "launcher=submitit_slurm")
 
 
@@ -75,6 +77,8 @@ def as_run(command: str) -> list[str]:
     shrink = [*SHRINK, "hydra.sweeper.n_trials=2"] if any("hparams_search=" in a for a in args) else SHRINK
     if any(a in AWD_LSTM_TASKS for a in args):
         shrink = [*shrink, *SMALL_AWD_LSTM]
+    if "task=images" in args:
+        shrink = [*shrink, SMALL_IMAGES]
     return [sys.executable, str(ROOT / script), *args, *shrink]
 
 
