@@ -57,16 +57,35 @@ def read_csv(
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, dtype: str = "float32") -> np.ndarray:
-    """A column as numbers, or a DataError naming the first rows that are not numbers (or are NaN/inf)."""
+    """A column as numbers, or a DataError naming the first rows that are not numbers (or are NaN/inf).
+
+    For an integer ``dtype`` (ids, counts, timestamps) every value must also be a whole number the dtype
+    holds: 1.5 would be truncated into another id, and a value past int64 would wrap around.
+    """
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(numbers)
     if bad.any():
-        rows = np.flatnonzero(bad)[:3]
-        examples = ", ".join(f"line {r + 2}: {frame[column].iloc[r]!r}" for r in rows)
         raise DataError(
-            f"{path}: column {column!r} must hold finite numbers; {int(bad.sum())} value(s) are not ({examples})"
+            f"{path}: column {column!r} must hold finite numbers; {int(bad.sum())} value(s) are not "
+            f"({bad_lines(frame, column, bad)})"
         )
+    if np.dtype(dtype).kind == "i":
+        bits = np.iinfo(dtype).bits
+        wrong = (numbers != np.round(numbers)) | (numbers < -(2.0 ** (bits - 1))) | (numbers >= 2.0 ** (bits - 1))
+        if wrong.any():
+            raise DataError(
+                f"{path}: column {column!r} must hold whole numbers of at most {bits} bits; {int(wrong.sum())} "
+                f"value(s) are not ({bad_lines(frame, column, wrong)})"
+            )
     return values.to_numpy(dtype=dtype)
+
+
+def bad_lines(frame: pd.DataFrame, column: str, bad: np.ndarray) -> str:
+    """The first three bad values with their line in the file (the header is line 1), as plain Python values."""
+    values = [frame[column].iloc[r] for r in np.flatnonzero(bad)[:3]]
+    plain = [v.item() if isinstance(v, np.generic) else v for v in values]
+    return ", ".join(f"line {r + 2}: {v!r}" for r, v in zip(np.flatnonzero(bad)[:3], plain, strict=True))
 
 
 def write_folder_atomically(folder: str | Path, write: Callable[[Path], None]) -> Path:

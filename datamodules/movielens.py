@@ -51,10 +51,10 @@ def read_ratings(path: Path) -> pd.DataFrame:
     else:
         frame = read_csv(path, required=["userId", "movieId", "rating"], what="MovieLens ratings")
     for column in ("userId", "movieId"):
-        numeric_column(frame, column, path, dtype="int64")
+        frame[column] = numeric_column(frame, column, path, dtype="int64")
     frame["rating"] = numeric_column(frame, "rating", path)
-    if "timestamp" not in frame:
-        frame["timestamp"] = 0
+    # the time split sorts by it: one text value would make it sort strings
+    frame["timestamp"] = numeric_column(frame, "timestamp", path, dtype="int64") if "timestamp" in frame else 0
     return frame
 
 

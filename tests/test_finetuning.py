@@ -38,6 +38,7 @@ def test_trainable_count_before_the_first_key_is_everything():
         GradualUnfreezing({1: 0})
 
 
+@pytest.mark.slow
 def test_freezing_under_ddp_keeps_frozen_groups_unchanged():
     model = ToyRegressor(lr=0.05, weight_decay=0.1)
     start = {k: v.clone() for k, v in model.named_parameters()}

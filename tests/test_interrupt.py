@@ -45,6 +45,7 @@ def start_and_signal(args: list[str], marker: Path, signum: int) -> subprocess.C
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signalled_movielens_run_resumes_to_the_uninterrupted_result(run_task, tmp_path, cache_dir, signum):
     full = run_task("movielens", *MOVIELENS, run_dir=tmp_path / "full")
@@ -73,6 +74,7 @@ def test_signalled_movielens_run_resumes_to_the_uninterrupted_result(run_task, t
     assert resumed["val/rmse"] == pytest.approx(full["val/rmse"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_signalled_language_model_resumes_to_the_uninterrupted_result(run_task, tmp_path, cache_dir):
     """The loader's position, the carried hidden state and the dropout masks' generator all resume."""
     full = run_task("imdb_lm", *LANGUAGE_MODEL, run_dir=tmp_path / "full")

@@ -100,6 +100,24 @@ def test_ml_100k_tab_separated_ratings_and_latin1_titles(tmp_path):
             id="utf-16 file",
         ),
         pytest.param("u.data", "1,5,4,881250949\n", "expected 4 tab-separated columns", id="ml-100k with commas"),
+        pytest.param(
+            "ratings.csv",
+            "userId,movieId,rating\n1,2,4\n1.5,3,4\n",
+            r"column 'userId' must hold whole numbers of at most 64 bits; 1 value\(s\) are not \(line 3: 1.5\)",
+            id="fractional id",
+        ),
+        pytest.param(
+            "ratings.csv",
+            "userId,movieId,rating\n99999999999999999999,2,4\n",
+            "column 'userId' must hold whole numbers of at most 64 bits",
+            id="id beyond int64",
+        ),
+        pytest.param(
+            "ratings.csv",
+            "userId,movieId,rating,timestamp\n1,2,4,964982703\n1,3,4,yesterday\n",
+            r"column 'timestamp' must hold finite numbers; 1 value\(s\) are not \(line 3: 'yesterday'\)",
+            id="text timestamp",
+        ),
     ],
 )
 def test_bad_input_names_the_file_and_leaves_no_cache(tmp_path, name, content, message):

@@ -338,6 +338,7 @@ def test_the_sample_task_beats_the_per_store_weekday_baseline_and_writes_a_submi
     assert open_sales.between(1000, 30000).all() and (merged.Sales[merged.Open.isna()] > 0).all()
 
 
+@pytest.mark.slow
 def test_val_rmspe_under_ddp_is_the_rmspe_of_all_validation_rows(run_task, tmp_path, cache_dir):
     """Two processes each see half the validation rows; the logged RMSPE must be that of all rows."""
     import torch

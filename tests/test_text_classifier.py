@@ -279,6 +279,7 @@ def test_classifier_learns_better_from_a_pretrained_encoder(run_task, tmp_path):
     assert pretrained["test/acc"] > max(scratch["test/acc"], scratch_all_layers["test/acc"]) + 0.15
 
 
+@pytest.mark.slow
 def test_classifier_under_ddp_on_cpu_agrees_with_one_process(run_task, tmp_path):
     """2 processes of batch 16 take the steps one process of batch 32 takes (the batches differ: sortish
     batches are dealt to the ranks, and BatchNorm sees each rank's half), so both learn as well."""

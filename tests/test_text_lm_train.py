@@ -57,6 +57,7 @@ def test_wikitext_and_arxiv_language_models_learn(run_task, tmp_path, task, epoc
         assert "test/ppl" in json.loads((tmp_path / task / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_language_model_under_ddp_on_cpu_agrees_with_one_process(run_task, tmp_path):
     """2 ranks of 16 rows read the halves of one process's 32 rows, window for window: the same
     batches; only the dropout masks differ, so the losses agree within the spread across seeds

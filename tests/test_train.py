@@ -41,6 +41,7 @@ def test_run_directory_holds_config_metrics_and_checkpoints(run_task, tmp_path):
     assert (run_dir / "item_pca.png").is_file()
 
 
+@pytest.mark.slow
 def test_cli_run_prints_its_run_directory(tmp_path):
     result = run_python(
         "train.py",
@@ -58,6 +59,7 @@ def test_cli_run_prints_its_run_directory(tmp_path):
     assert "val/rmse" in json.loads((tmp_path / "cli_run" / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_multirun_sweep_makes_one_run_directory_per_value(tmp_path):
     # as the README types it: no hydra.sweep.dir, the sweep goes under paths.log_dir
     run_python(
@@ -88,6 +90,7 @@ def test_stable_user_keys_exist_in_every_task(cache_dir, tmp_path):
 FEW_BATCHES = ["trainer.max_epochs=1", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2"]
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_train_exits_cleanly(run_task, tmp_path):
     run_task("movielens", *FEW_BATCHES, run_dir=tmp_path / "fit")
     checkpoint = tmp_path / "fit" / "checkpoints" / "last.ckpt"
@@ -176,6 +179,7 @@ def test_the_best_checkpoint_holds_weights_only_and_last_can_resume(run_task, tm
     assert "optimizer_states" not in files["epoch000.ckpt"] and "optimizer_states" in files["last.ckpt"]
 
 
+@pytest.mark.slow
 def test_two_runs_started_in_the_same_second_get_two_run_directories(tmp_path, cache_dir):
     """The default run directory is named by the time and the process id, not by the second alone."""
     args = [

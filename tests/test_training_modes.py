@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from tests.conftest import ROOT, run_python
 
 
+@pytest.mark.slow
 def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task, tmp_path, cache_dir):
     """Two ranks with batch 32 take the same global batches as one process with batch 64."""
     single = run_task("movielens", "trainer.max_epochs=1", "data.batch_size=64", run_dir=tmp_path / "one")
@@ -84,6 +85,7 @@ def test_tensorboard_logger_writes_events_next_to_metrics_csv(run_task, tmp_path
     assert (tmp_path / "run" / "metrics.csv").is_file()
 
 
+@pytest.mark.slow
 def test_optuna_search_with_the_joblib_launcher(tmp_path):
     run_python(
         "train.py",
