@@ -17,10 +17,9 @@ from tests.conftest import ROOT, run_python
 @pytest.mark.slow
 def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task, tmp_path, cache_dir):
     """Two ranks with batch 32 take the same global batches as one process with batch 64."""
-    single = run_task("movielens", "trainer.max_epochs=1", "data.batch_size=64", run_dir=tmp_path / "one")
-    spawned = run_task(
-        "movielens", "trainer=ddp_cpu", "trainer.max_epochs=1", "data.batch_size=32", run_dir=tmp_path / "spawn"
-    )
+    few = ["trainer.max_epochs=1", "trainer.limit_train_batches=100"]
+    single = run_task("movielens", *few, "data.batch_size=64", run_dir=tmp_path / "one")
+    spawned = run_task("movielens", "trainer=ddp_cpu", *few, "data.batch_size=32", run_dir=tmp_path / "spawn")
     assert spawned["val/rmse"] == pytest.approx(single["val/rmse"], abs=2e-3)
 
     run_python(
@@ -33,7 +32,7 @@ def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task,
         "trainer=ddp",
         "trainer.accelerator=cpu",
         "trainer.devices=2",
-        "trainer.max_epochs=1",
+        *few,
         "data.batch_size=32",
         "trainer.enable_progress_bar=false",
         f"paths.root_dir={tmp_path}",
