@@ -110,23 +110,16 @@ class TabularNet(nn.Module):
         return sigmoid_range(x, *self.y_range) if self.y_range is not None else x
 
 
-class TabularModule(RecipeModule):
-    """Regression on a table with ``TabularNet``, trained with MSE (on log targets for Rossmann).
-
-    ``emb_szs`` ([cardinality, dim] per categorical column), ``n_cont``, ``y_range`` and
-    ``log_target`` come from the data module's ``describe()``. ``val/rmse`` is the RMSE in the
-    target's own units (of the exponentiated predictions, with a log target, which also logs their
-    RMSPE as ``val/rmspe``).
-    Layer groups: the inputs (embeddings, BatchNorm of the continuous columns), the hidden layers,
-    the output layer. The lesson's optimizer is the default: Adam, lr 1e-3, betas (0.9, 0.999).
-    """
+class TabularRecipe(RecipeModule):
+    """What the tabular models share: a ``TabularNet`` from its settings, the lesson's optimizer (Adam,
+    lr 1e-3, betas (0.9, 0.999)) and the layer groups: the inputs (embeddings, BatchNorm of the
+    continuous columns), the hidden layers, the output layer. A subclass sets the outputs (``y_range``
+    for one number, ``n_out`` for one logit per class)."""
 
     def __init__(
         self,
         emb_szs: Sequence[Sequence[int]],
         n_cont: int,
-        y_range: Sequence[float] | None = None,
-        log_target: bool = True,
         layers: Sequence[int] = (1000, 500),
         ps: Sequence[float] = (0.001, 0.01),
         emb_drop: float = 0.04,
@@ -135,21 +128,45 @@ class TabularModule(RecipeModule):
         lr: float = 1e-3,
         optimizer: str = "adam",
         betas: Sequence[float] = (0.9, 0.999),
+        *,
+        y_range: Sequence[float] | None = None,
+        n_out: int = 1,
         **optim,
     ) -> None:
         super().__init__(lr=lr, optimizer=optimizer, betas=betas, **optim)
-        self.save_hyperparameters()
-        self.net = TabularNet(emb_szs, n_cont, y_range, layers, ps, emb_drop, use_bn, bn_cont)
-        self.log_target = log_target
-        self.val_mse = torchmetrics.MeanSquaredError()
-        self.val_rmse = torchmetrics.MeanSquaredError(squared=False)
-        self.val_rmspe = ExpRMSPE() if log_target else None
+        self.save_hyperparameters()  # the subclass's arguments too (Lightning collects every __init__ frame)
+        self.net = TabularNet(emb_szs, n_cont, y_range, layers, ps, emb_drop, use_bn, bn_cont, n_out)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         return self.net(x_cat, x_cont)
 
     def layer_groups(self) -> list[nn.Module]:
-        return tabular_layer_groups(self.net)
+        inputs = [m for m in (self.net.embeds, self.net.bn_cont) if m is not None]
+        return [nn.ModuleList(inputs), self.net.hidden, self.net.out]
+
+
+class TabularModule(TabularRecipe):
+    """Regression on a table with ``TabularNet``, trained with MSE (on log targets for Rossmann).
+
+    ``emb_szs`` ([cardinality, dim] per categorical column), ``n_cont``, ``y_range`` and
+    ``log_target`` come from the data module's ``describe()``. ``val/rmse`` is the RMSE in the
+    target's own units (of the exponentiated predictions, with a log target, which also logs their
+    RMSPE as ``val/rmspe``). The net's and the optimizer's settings are ``TabularRecipe``'s.
+    """
+
+    def __init__(
+        self,
+        emb_szs: Sequence[Sequence[int]],
+        n_cont: int,
+        y_range: Sequence[float] | None = None,
+        log_target: bool = True,
+        **net_and_optim,
+    ) -> None:
+        super().__init__(emb_szs, n_cont, y_range=y_range, **net_and_optim)
+        self.log_target = log_target
+        self.val_mse = torchmetrics.MeanSquaredError()
+        self.val_rmse = torchmetrics.MeanSquaredError(squared=False)
+        self.val_rmspe = ExpRMSPE() if log_target else None
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
@@ -174,20 +191,14 @@ class TabularModule(RecipeModule):
         return self(x_cat, x_cont)
 
 
-def tabular_layer_groups(net: TabularNet) -> list[nn.Module]:
-    """The inputs (embeddings, BatchNorm of the continuous columns), the hidden layers, the output layer."""
-    inputs = [m for m in (net.embeds, net.bn_cont) if m is not None]
-    return [nn.ModuleList(inputs), net.hidden, net.out]
-
-
-class TabularClassifier(RecipeModule):
+class TabularClassifier(TabularRecipe):
     """Classification on a table with ``TabularNet`` (one output per class), trained with cross-entropy.
 
     ``emb_szs``, ``n_cont`` and ``classes`` (the labels, in the order of the codes) come from the data
     module's ``describe()`` with ``classify``; ``class_weights`` weigh the training loss per class.
     Logs ``val/loss`` (mean cross-entropy), ``val/acc`` and, for two classes, ``val/auroc`` of the
-    second class's probability. Predictions are the class probabilities. Layer groups and the
-    optimizer's defaults are ``TabularModule``'s.
+    second class's probability. Predictions are the class probabilities. The net's and the
+    optimizer's settings are ``TabularRecipe``'s.
     """
 
     def __init__(
@@ -196,36 +207,20 @@ class TabularClassifier(RecipeModule):
         n_cont: int,
         classes: Sequence[str],
         class_weights: Sequence[float] | None = None,
-        layers: Sequence[int] = (1000, 500),
-        ps: Sequence[float] = (0.001, 0.01),
-        emb_drop: float = 0.04,
-        use_bn: bool = False,
-        bn_cont: bool = True,
-        lr: float = 1e-3,
-        optimizer: str = "adam",
-        betas: Sequence[float] = (0.9, 0.999),
-        **optim,
+        **net_and_optim,
     ) -> None:
-        super().__init__(lr=lr, optimizer=optimizer, betas=betas, **optim)
-        self.save_hyperparameters()
         n_classes = len(classes)
         if n_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {list(classes)}")
         if class_weights is not None and len(class_weights) != n_classes:
             raise ValueError(f"class_weights has {len(class_weights)} values for the {n_classes} classes {classes}")
+        super().__init__(emb_szs, n_cont, n_out=n_classes, **net_and_optim)
         self.classes = list(classes)
-        self.net = TabularNet(emb_szs, n_cont, None, layers, ps, emb_drop, use_bn, bn_cont, n_out=n_classes)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weights", weights)
         self.val_loss = torchmetrics.MeanMetric()
         self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n_classes)
         self.val_auroc = torchmetrics.AUROC(task="binary") if n_classes == 2 else None
-
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        return self.net(x_cat, x_cont)
-
-    def layer_groups(self) -> list[nn.Module]:
-        return tabular_layer_groups(self.net)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
