@@ -83,9 +83,10 @@ def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, dtype: st
 
 def bad_lines(frame: pd.DataFrame, column: str, bad: np.ndarray) -> str:
     """The first three bad values with their line in the file (the header is line 1), as plain Python values."""
-    values = [frame[column].iloc[r] for r in np.flatnonzero(bad)[:3]]
+    rows = np.flatnonzero(bad)[:3]
+    values = [frame[column].iloc[r] for r in rows]
     plain = [v.item() if isinstance(v, np.generic) else v for v in values]
-    return ", ".join(f"line {r + 2}: {v!r}" for r, v in zip(np.flatnonzero(bad)[:3], plain, strict=True))
+    return ", ".join(f"line {r + 2}: {v!r}" for r, v in zip(rows, plain, strict=True))
 
 
 def write_folder_atomically(folder: str | Path, write: Callable[[Path], None]) -> Path:
