@@ -125,7 +125,8 @@ class ShardedBatchSampler(ResumableSampler):
     rank r takes batches r, r + W, r + 2W, ... of W ranks. So W ranks with batch size B see, step by
     step, exactly the rows one process with batch size W*B would see. For training every rank gets
     the same number of batches (a few batches at the end of a shuffled epoch are left out); for
-    evaluation nothing is left out or repeated, so metrics are exact.
+    evaluation nothing is left out or repeated, so metrics are exact, and batches shrink where there
+    would be fewer than ranks (a small validation set), since Lightning refuses a rank with none.
     """
 
     def __init__(
@@ -146,10 +147,16 @@ class ShardedBatchSampler(ResumableSampler):
         self.shuffle = shuffle
         self.drop_last = drop_last
 
+    @property
+    def _rows_per_batch(self) -> int:
+        if self.shuffle:
+            return self.batch_size
+        return max(1, min(self.batch_size, -(-self.n_rows // self.num_replicas)))
+
     def _n_batches(self) -> int:
         if self.drop_last:
-            return self.n_rows // self.batch_size
-        return -(-self.n_rows // self.batch_size)
+            return self.n_rows // self._rows_per_batch
+        return -(-self.n_rows // self._rows_per_batch)
 
     def __len__(self) -> int:
         n = self._n_batches()
@@ -162,7 +169,7 @@ class ShardedBatchSampler(ResumableSampler):
             order = torch.randperm(self.n_rows, generator=torch.Generator().manual_seed(self.seed + epoch))
         else:
             order = torch.arange(self.n_rows)
-        batches = order.split(self.batch_size)[: self._n_batches()]
+        batches = order.split(self._rows_per_batch)[: self._n_batches()]
         if self.shuffle:
             batches = batches[: len(batches) // self.num_replicas * self.num_replicas]
         return batches[self.rank :: self.num_replicas]

@@ -1,5 +1,6 @@
-"""Where a data module's files come from (DataSource), the one validation split rule (splits.py), and the
-random generators a checkpoint carries (lightning_models/rng.py)."""
+"""Where a data module's files come from (DataSource), the one validation split rule (splits.py), how
+batches are dealt to the ranks (batching.py), and the random generators a checkpoint carries
+(lightning_models/rng.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from datamodules.batching import ShardedBatchSampler
 from datamodules.files import DataError
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, latest_split, random_split
@@ -64,3 +66,17 @@ def test_every_generator_comes_back_from_a_weights_only_checkpoint(tmp_path):
     assert restore_rank_rng_state(states, rank=0, world_size=1)
     again = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(draws[0], again[0]) and np.array_equal(draws[1], again[1]) and draws[2] == again[2]
+
+
+@pytest.mark.parametrize("n_rows, batch_size", [(60, 128), (7, 4), (1000, 64), (3, 128)])
+def test_evaluation_batches_cover_each_row_once_with_a_batch_for_every_rank(n_rows, batch_size):
+    """A validation set smaller than two batches still gives each of two ranks rows (Lightning refuses a rank
+    with none), nothing repeated or left out; one process keeps the batches as they were."""
+    ranks = [ShardedBatchSampler(n_rows, batch_size, shuffle=False, num_replicas=2, rank=r) for r in (0, 1)]
+    batches = [sampler.epoch_batches(0) for sampler in ranks]
+    assert all(len(b) == len(sampler) >= 1 for b, sampler in zip(batches, ranks, strict=True))
+    rows = torch.cat([batch for rank_batches in batches for batch in rank_batches])
+    assert sorted(rows.tolist()) == list(range(n_rows))
+    assert max(len(batch) for rank_batches in batches for batch in rank_batches) <= batch_size
+    one = ShardedBatchSampler(n_rows, batch_size, shuffle=False).epoch_batches(0)
+    assert [len(batch) for batch in one] == [len(b) for b in torch.arange(n_rows).split(batch_size)]
