@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from datamodules.source import DataSource
     from datamodules.tabular import TabularDataModule
     from datamodules.text import LanguageModelDataModule, TextClassificationDataModule
+    from datamodules.weekly_sales import WeeklySalesDataModule
 
 __all__ = [
     "CIFAR10DataModule",
@@ -28,6 +29,7 @@ __all__ = [
     "RossmannDataModule",
     "TabularDataModule",
     "TextClassificationDataModule",
+    "WeeklySalesDataModule",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -40,5 +42,6 @@ __getattr__, __dir__ = lazy_exports(
         ".source": ["DataSource"],
         ".tabular": ["TabularDataModule"],
         ".text": ["LanguageModelDataModule", "TextClassificationDataModule"],
+        ".weekly_sales": ["WeeklySalesDataModule"],
     },
 )

@@ -21,6 +21,7 @@ STOP = ["+callbacks.stop._target_=toy.StopBeforeStep", "+callbacks.stop.step=8"]
         pytest.param("rossmann", [], id="tabular: entity embeddings with embedding and hidden dropout"),
         pytest.param("movielens_nn", [], id="collab: the embedding net with dropout"),
         pytest.param("cifar10_cnn", ["data.batch_size=32"], id="vision: CNN with dropout, crops and flips"),
+        pytest.param("weekly_sales", [], id="series: the RNN forecaster and its loss curve"),
     ],
 )
 def test_stopped_mid_epoch_resumes_to_the_uninterrupted_run(run_task, tmp_path, task, overrides):

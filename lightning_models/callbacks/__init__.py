@@ -8,16 +8,18 @@ if TYPE_CHECKING:
     from lightning_models.callbacks.finetuning import GradualUnfreezing, UnfreezingStages
     from lightning_models.callbacks.interrupt import InterruptCheckpoint
     from lightning_models.callbacks.lr_finder import LRFinder
-    from lightning_models.callbacks.plots import EmbeddingReport
+    from lightning_models.callbacks.plots import EmbeddingReport, ForecastPlot, LossCurve
     from lightning_models.callbacks.schedules import SGDR, FlatCos, OneCycle, StepSchedule
 
 __all__ = [
     "SGDR",
     "EmbeddingReport",
     "FlatCos",
+    "ForecastPlot",
     "GradualUnfreezing",
     "InterruptCheckpoint",
     "LRFinder",
+    "LossCurve",
     "OneCycle",
     "StepSchedule",
     "UnfreezingStages",
@@ -29,7 +31,7 @@ __getattr__, __dir__ = lazy_exports(
         ".finetuning": ["GradualUnfreezing", "UnfreezingStages"],
         ".interrupt": ["InterruptCheckpoint"],
         ".lr_finder": ["LRFinder"],
-        ".plots": ["EmbeddingReport"],
+        ".plots": ["EmbeddingReport", "ForecastPlot", "LossCurve"],
         ".schedules": ["SGDR", "FlatCos", "OneCycle", "StepSchedule"],
     },
 )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from pytorch_lightning.tuner.lr_finder import _determine_lr_attr_name
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.parsing import lightning_getattr, lightning_setattr
 
+from lightning_models.callbacks.pyplot import pyplot
 from lightning_models.contracts import LAYER_GROUP, PEAK_LR, RecipeModel
 
 SEARCH_DECADES = 2.0  # how far below the loss minimum (in decades of lr) the steepest descent is looked for
@@ -180,8 +181,8 @@ class LRFinder(LearningRateFinder):
         out = Path(trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         self._write_csv(out / "lr_find.csv")
-        if importlib.util.find_spec("matplotlib") is not None:
-            self._write_plot(out / "lr_find.png")
+        if (plt := pyplot()) is not None:
+            self._write_plot(plt, out / "lr_find.png")
         lr, reason = self.suggestion.lr, self.suggestion.reason
         if lr is None:
             configured = f"lr={lightning_getattr(pl_module, attr_name)}" if attr_name else "the configured lr"
@@ -202,12 +203,7 @@ class LRFinder(LearningRateFinder):
             writer.writerow(["lr", "loss"])
             writer.writerows(zip(self.optimal_lr.results["lr"], self.optimal_lr.results["loss"], strict=True))
 
-    def _write_plot(self, path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    def _write_plot(self, plt: ModuleType, path: Path) -> None:
         fig = self.optimal_lr.plot(suggest=False)
         ax = fig.axes[0]
         if self.suggestion.lr is None:

@@ -1,0 +1,5 @@
+"""Sequence models of the PyTorch workshop: recurrent nets over series and text."""
+
+from lightning_models.sequence.series import SeriesForecaster, SeriesRNN
+
+__all__ = ["SeriesForecaster", "SeriesRNN"]
