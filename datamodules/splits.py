@@ -7,12 +7,12 @@ import numpy as np
 from datamodules.files import DataError
 
 
-def check_valid_pct(valid_pct: float, allow_zero: bool = False) -> None:
-    """Refuse a validation share outside (0, 1), or [0, 1) where 0 means "use another split"."""
+def check_valid_pct(valid_pct: float, allow_zero: bool = False, name: str = "valid_pct") -> None:
+    """Refuse a held-out share outside (0, 1), or [0, 1) where 0 means "use another split" (or none)."""
     low_ok = valid_pct >= 0 if allow_zero else valid_pct > 0
     if not (low_ok and valid_pct < 1):
         interval = "[0, 1)" if allow_zero else "strictly between 0 and 1"
-        raise ValueError(f"valid_pct must lie {'in ' if allow_zero else ''}{interval}, got {valid_pct}")
+        raise ValueError(f"{name} must lie {'in ' if allow_zero else ''}{interval}, got {valid_pct}")
 
 
 def n_valid_rows(n_rows: int, valid_pct: float, what: str = "rows") -> int:

@@ -7,7 +7,7 @@ arguments only the data knows, the train/valid/predict tensors. ``TabularDataMod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,12 @@ from datamodules.samples.tabular import (
     TABULAR_CLASSIFICATION_SAMPLE_COLUMNS,
     TABULAR_SAMPLE_COLUMNS,
     write_tabular_sample,
+)
+from datamodules.samples.workshop_tables import (
+    CREDIT_COLUMNS,
+    SOMERVILLE_COLUMNS,
+    write_credit_sample,
+    write_somerville_sample,
 )
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
@@ -137,10 +143,19 @@ class EncodedTableDataModule(pl.LightningDataModule):
             return
         if "train" in self.datasets:
             return
-        n_train = int(np.count_nonzero(~arrays["is_valid"]))
+        n_valid = int(np.count_nonzero(arrays["is_valid"]))
+        n_test = int(np.count_nonzero(arrays["is_test"])) if "is_test" in arrays else 0
+        n_train = len(arrays["y"]) - n_valid - n_test
         tensors = [torch.from_numpy(arrays[name]) for name in ("x_cat", "x_cont", "y")]
         self.datasets["train"] = TensorBatches(*(t[:n_train] for t in tensors))
-        self.datasets["valid"] = TensorBatches(*(t[n_train:] for t in tensors))
+        self.datasets["valid"] = TensorBatches(*(t[n_train : n_train + n_valid] for t in tensors))
+        if n_test:
+            self.datasets["test"] = TensorBatches(*(t[n_train + n_valid :] for t in tensors))
+
+    @property
+    def has_test_set(self) -> bool:
+        """True when rows were held out for testing (``test_pct``)."""
+        return "is_test" in self.load()
 
     def train_dataloader(self) -> DataLoader:
         data = self.datasets["train"]
@@ -156,6 +171,9 @@ class EncodedTableDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return tensor_loader(self.datasets["valid"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
+
+    def test_dataloader(self) -> DataLoader:
+        return tensor_loader(self.datasets["test"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
 
     def predict_dataloader(self) -> DataLoader:
         return tensor_loader(self.datasets["predict"], self.batch_size * 4, shuffle=False)
@@ -179,11 +197,11 @@ class EncodedTableDataModule(pl.LightningDataModule):
 
 @dataclass(frozen=True)
 class CsvColumns:
-    """The CSV to read and its columns' roles: as given, or the built-in sample's where none were given."""
+    """The CSV to read and its columns' roles: as given, or a known table's where none were given (None)."""
 
     csv: str | None
-    cat_names: list[str]
-    cont_names: list[str]
+    cat_names: list[str] | None
+    cont_names: list[str] | None
     y_name: str | None
     predict_csv: str | None
 
@@ -206,23 +224,49 @@ class CsvColumns:
                 f"role (categories for codes, continuous for numbers)"
             )
 
-    def or_sample(self, classify: bool = False) -> CsvColumns:
-        """The sample's file, and its columns in place of those not given (the house type to classify)."""
-        sample = TABULAR_CLASSIFICATION_SAMPLE_COLUMNS if classify else TABULAR_SAMPLE_COLUMNS
+    def filled_from(self, known: CsvColumns) -> CsvColumns:
+        """A known table's file and columns in place of those not given (None; an empty list is given)."""
         return CsvColumns(
-            csv=sample["csv"],
-            cat_names=self.cat_names or sample["cat_names"],
-            cont_names=self.cont_names or sample["cont_names"],
-            y_name=self.y_name or sample["y_name"],
-            predict_csv=self.predict_csv or sample["predict_csv"],
+            csv=self.csv or known.csv,
+            cat_names=known.cat_names if self.cat_names is None else self.cat_names,
+            cont_names=known.cont_names if self.cont_names is None else self.cont_names,
+            y_name=self.y_name or known.y_name,
+            predict_csv=self.predict_csv or known.predict_csv,
         )
+
+
+@dataclass(frozen=True)
+class KnownTable:
+    """A table whose layout the module knows: its file and column roles, and its built-in sample."""
+
+    columns: CsvColumns
+    sample_name: str
+    write_sample: Callable[[Path], Path]
+
+
+def known_table(columns: dict, sample_name: str, write_sample: Callable[[Path], Path]) -> KnownTable:
+    roles = {"cat_names": [], "cont_names": [], "predict_csv": None, **columns}
+    return KnownTable(CsvColumns(**roles), sample_name, write_sample)
+
+
+NO_KNOWN_TABLE = CsvColumns(csv=None, cat_names=[], cont_names=[], y_name=None, predict_csv=None)
+# data.dataset=<name>: the workshop's files, read as distributed; the houses are the sample of any CSV
+KNOWN_TABLES = {
+    "houses": known_table(TABULAR_SAMPLE_COLUMNS, SAMPLE_NAME, write_tabular_sample),
+    "house_types": known_table(TABULAR_CLASSIFICATION_SAMPLE_COLUMNS, SAMPLE_NAME, write_tabular_sample),
+    "somerville": known_table(SOMERVILLE_COLUMNS, "somerville-v1", write_somerville_sample),
+    "credit_default": known_table(CREDIT_COLUMNS, "credit-default-v1", write_credit_sample),
+}
 
 
 class TabularDataModule(EncodedTableDataModule):
     """A CSV (or, with no ``data_dir`` and no ``csv``, the built-in sample) as codes, continuous values and a target.
 
-    ``cat_names``, ``cont_names`` and ``y_name`` give the column roles; validation rows are a
-    seeded random ``valid_pct`` or the rows where ``valid_col`` is true. Predict reads
+    ``cat_names``, ``cont_names`` and ``y_name`` give the column roles; ``dataset`` names a table whose
+    layout is known (``somerville``, ``credit_default``: the workshop's files as distributed), which
+    fills in the file and the roles not given and is its own built-in sample. Validation rows are a
+    seeded random ``valid_pct`` or the rows where ``valid_col`` is true; ``test_pct`` of the rows
+    (seeded, outside validation) is a test set (``valid_pct=0.2 test_pct=0.2``: 60/20/20). Predict reads
     ``predict_csv`` and writes ``predictions.csv`` (its columns plus ``prediction``). Relative
     paths are taken inside ``data_dir`` when one is given.
     """
@@ -233,22 +277,26 @@ class TabularDataModule(EncodedTableDataModule):
         self,
         data_dir: str | None = None,
         csv: str | None = None,
-        cat_names: Sequence[str] = (),
-        cont_names: Sequence[str] = (),
+        cat_names: Sequence[str] | None = None,
+        cont_names: Sequence[str] | None = None,
         y_name: str | None = None,
         valid_pct: float = 0.2,
         valid_col: str | None = None,
+        test_pct: float = 0.0,
         predict_csv: str | None = None,
         classify: bool = False,
         log_target: bool = False,
         y_range: str | Sequence[float] | None = "auto",
         emb_rule: str = "lesson",
         emb_szs: Mapping[str, int] | None = None,
+        dataset: str | None = None,
         batch_size: int = 128,
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str = ".cache/fastlightning",
     ) -> None:
+        if dataset is not None and dataset not in KNOWN_TABLES:
+            raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(KNOWN_TABLES)} (or null)")
         super().__init__(
             DataSource(data_dir=data_dir, cache_dir=cache_dir),
             log_target=log_target,
@@ -261,32 +309,43 @@ class TabularDataModule(EncodedTableDataModule):
             classify=classify,
         )
         check_valid_pct(valid_pct)
+        check_valid_pct(test_pct, allow_zero=True, name="test_pct")
         self.csv = csv
-        self.cat_names = list(cat_names)
-        self.cont_names = list(cont_names)
+        self.cat_names = None if cat_names is None else list(cat_names)
+        self.cont_names = None if cont_names is None else list(cont_names)
         self.y_name = y_name
         self.valid_pct = valid_pct
         self.valid_col = valid_col
+        self.test_pct = test_pct
         self.predict_csv = predict_csv
+        self.dataset = dataset
         self.columns.check_roles()
 
     @property
-    def uses_sample(self) -> bool:
-        """True when neither a folder nor a CSV is given: the built-in sample is read."""
-        return self.source.is_sample and self.csv is None
+    def known(self) -> KnownTable | None:
+        """The table whose file and columns fill in those not given: ``dataset``'s, or with neither a folder
+        nor a CSV the houses sample (their price, or their type to classify)."""
+        if self.dataset is not None:
+            return KNOWN_TABLES[self.dataset]
+        if self.source.is_sample and self.csv is None:
+            return KNOWN_TABLES["house_types" if self.classify else "houses"]
+        return None
 
     @property
     def columns(self) -> CsvColumns:
-        """The file and column roles this module reads (the sample's where it reads the sample)."""
+        """The file and column roles this module reads."""
         given = CsvColumns(self.csv, self.cat_names, self.cont_names, self.y_name, self.predict_csv)
-        return given.or_sample(self.classify) if self.uses_sample else given
+        known = self.known
+        return given.filled_from(known.columns if known is not None else NO_KNOWN_TABLE)
 
     @property
     def folder(self) -> Path | None:
-        """Where relative paths are taken: ``data_dir``, the built-in sample's folder, or nowhere (as given)."""
-        if self.source.data_dir is None and not self.uses_sample:
+        """Where relative paths are taken: ``data_dir``, a known table's built-in sample without one, or
+        nowhere (a CSV given without ``data_dir`` is read as given)."""
+        if self.source.data_dir is None and self.csv is not None:
             return None
-        return self.source.resolve(SAMPLE_NAME, write_tabular_sample)
+        known = self.known or KNOWN_TABLES["houses"]
+        return self.source.resolve(known.sample_name, known.write_sample)
 
     def _resolve(self, path: str | None) -> Path | None:
         """A relative path inside ``folder`` (when there is one); an absolute path as it is."""
@@ -319,7 +378,7 @@ class TabularDataModule(EncodedTableDataModule):
                 if path is not None
             ],
             "columns": [columns.cat_names, columns.cont_names, columns.y_name],
-            "valid": [self.valid_pct, self.valid_col, self.seed],
+            "valid": [self.valid_pct, self.valid_col, self.seed] + ([self.test_pct] if self.test_pct else []),
             "log_target": self.log_target,
             "classify": self.classify,
             "encoding": ENCODING_VERSION,
@@ -338,14 +397,16 @@ class TabularDataModule(EncodedTableDataModule):
         predict = None
         if self.predict_path is not None:
             predict = read_csv(self.predict_path, required=features, what="predict_csv")
+        is_valid = self.valid_rows(frame)
         return Table(
             frame,
-            self.valid_rows(frame),
+            is_valid,
             columns.cat_names,
             columns.cont_names,
             columns.y_name,
             predict,
             what=str(path),
+            is_test=self.test_rows(is_valid) if self.test_pct else None,
         )
 
     def valid_rows(self, frame: pd.DataFrame) -> np.ndarray:
@@ -359,6 +420,18 @@ class TabularDataModule(EncodedTableDataModule):
         if not numbers.isin([0, 1]).all():
             raise DataError(f"{self.csv_path}: valid_col {self.valid_col!r} must be true/false or 1/0 in every row")
         return numbers.to_numpy(dtype=bool)
+
+    def test_rows(self, is_valid: np.ndarray) -> np.ndarray:
+        """The test mask: ``test_pct`` of all the rows, drawn (seeded) from those not in validation."""
+        n_test = int(round(self.test_pct * len(is_valid)))
+        candidates = np.flatnonzero(~is_valid)
+        if not 0 < n_test < len(candidates):
+            raise DataError(
+                f"{self.csv_path}: test_pct={self.test_pct} of {len(is_valid)} rows is {n_test} test rows, "
+                f"with {len(candidates)} rows outside validation; use more data or change test_pct"
+            )
+        rows = np.random.default_rng(self.seed + 1).choice(candidates, n_test, replace=False)
+        return valid_mask(len(is_valid), rows)
 
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
         """``predictions.csv``: the rows of ``predict_csv`` with a ``prediction`` column (and class probabilities)."""

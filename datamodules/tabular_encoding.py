@@ -180,6 +180,7 @@ class TabularProcessor:
 class Table:
     """A labelled table, its validation rows and the column roles, ready to be encoded.
 
+    ``is_test`` marks rows held out from training and validation alike (a test set), if any;
     ``predict`` holds rows to predict (the same feature columns, no target needed); ``extra``
     arrays are stored with the encoded arrays (e.g. the ids a submission is written with).
     """
@@ -192,6 +193,7 @@ class Table:
     predict: pd.DataFrame | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     what: str = "the table"
+    is_test: np.ndarray | None = None
 
 
 def target_values(frame: pd.DataFrame, column: str, log_target: bool, what: str) -> np.ndarray:
@@ -253,12 +255,13 @@ def encode_table(table: Table, log_target: bool, classify: bool = False) -> tupl
 
     With ``classify`` the target becomes class codes (``meta["classes"]`` their labels), else a number.
 
-    The training rows come first in the arrays, then the validation rows (each in their table
-    order), so that the two splits are slices of the same tensors.
+    The training rows come first in the arrays, then the validation rows, then the test rows (each
+    in their table order), so that the splits are slices of the same tensors.
     """
-    if table.is_valid.all():
-        raise DataError(f"{table.what}: every row is a validation row; nothing is left to train on")
-    train_rows = ~table.is_valid
+    is_test = table.is_test if table.is_test is not None else np.zeros_like(table.is_valid)
+    train_rows = ~table.is_valid & ~is_test
+    if not train_rows.any():
+        raise DataError(f"{table.what}: every row is a validation or test row; nothing is left to train on")
     processor = TabularProcessor.fit(table.frame[train_rows], table.cat_names, table.cont_names, table.what)
     x_cat, x_cont = processor.transform(table.frame, table.what)
     if classify:
@@ -267,13 +270,15 @@ def encode_table(table: Table, log_target: bool, classify: bool = False) -> tupl
     else:
         y = target_values(table.frame, table.y_name, log_target, table.what)
         target_meta = {"y_min": float(y[train_rows].min()), "y_max": float(y[train_rows].max())}
-    order = np.argsort(table.is_valid, kind="stable")
+    order = np.argsort(table.is_valid + 2 * is_test, kind="stable")
     arrays = {
         "x_cat": compact_codes(x_cat[order]),
         "x_cont": x_cont[order],
         "y": y[order],
         "is_valid": table.is_valid[order],
     }
+    if table.is_test is not None:
+        arrays["is_test"] = is_test[order]
     if table.predict is not None:
         p_cat, p_cont = processor.transform(table.predict, f"{table.what} (rows to predict)")
         arrays |= {"predict_cat": compact_codes(p_cat), "predict_cont": p_cont}

@@ -24,6 +24,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from fastlightning.config import ConfigError, check_arguments, check_devices
 from lightning_models.callbacks import LRFinder
 from lightning_models.checkpoints import CheckpointError, check_checkpoint
+from lightning_models.contracts import OptionalTestSet
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,13 @@ def stage_config(cfg: DictConfig, name: str) -> DictConfig:
     return stage_cfg
 
 
+def has_test_set(datamodule: pl.LightningDataModule) -> bool:
+    """A test loader, with rows in it where that depends on the settings (``OptionalTestSet``)."""
+    if not is_overridden("test_dataloader", datamodule):
+        return False
+    return datamodule.has_test_set if isinstance(datamodule, OptionalTestSet) else True
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run the earlier stages, if any, then fit, test and predict as ``cfg`` says; returns the final metrics."""
     for name in cfg.get("stages") or {}:
@@ -148,7 +156,7 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
             if hasattr(owner, "export"):
                 owner.export(out)
     if cfg.get("test"):
-        if is_overridden("test_dataloader", datamodule):
+        if has_test_set(datamodule):
             trainer.test(model, datamodule=datamodule, ckpt_path=weights, weights_only=True)
             metrics.update(plain_metrics(trainer.callback_metrics))
         else:

@@ -39,6 +39,16 @@ class PredictingData(DescribedData, Protocol):
 
 
 @runtime_checkable
+class OptionalTestSet(Protocol):
+    """A data module whose ``test_dataloader`` has rows only with some settings (a table's ``test_pct``)."""
+
+    @property
+    def has_test_set(self) -> bool:
+        """True when there are test rows to evaluate."""
+        ...
+
+
+@runtime_checkable
 class Exporting(Protocol):
     """A data module or a model that leaves artifacts of a finished run (``encoder.pt``, ``vocab.json``)."""
 

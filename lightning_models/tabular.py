@@ -145,6 +145,14 @@ class TabularRecipe(RecipeModule):
         return [nn.ModuleList(inputs), self.net.hidden, self.net.out]
 
 
+def regression_metrics(log_target: bool) -> nn.ModuleDict:
+    """The MSE of the outputs (the loss), the RMSE in the target's own units and, with a log target, the RMSPE."""
+    metrics = {"loss": torchmetrics.MeanSquaredError(), "rmse": torchmetrics.MeanSquaredError(squared=False)}
+    if log_target:
+        metrics["rmspe"] = ExpRMSPE()
+    return nn.ModuleDict(metrics)
+
+
 class TabularModule(TabularRecipe):
     """Regression on a table with ``TabularNet``, trained with MSE (on log targets for Rossmann).
 
@@ -164,9 +172,8 @@ class TabularModule(TabularRecipe):
     ) -> None:
         super().__init__(emb_szs, n_cont, y_range=y_range, **net_and_optim)
         self.log_target = log_target
-        self.val_mse = torchmetrics.MeanSquaredError()
-        self.val_rmse = torchmetrics.MeanSquaredError(squared=False)
-        self.val_rmspe = ExpRMSPE() if log_target else None
+        self.val_metrics = regression_metrics(log_target)
+        self.test_metrics = regression_metrics(log_target)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
@@ -174,21 +181,38 @@ class TabularModule(TabularRecipe):
         self.log_train_loss(loss)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+    def _evaluate(self, batch: tuple[torch.Tensor, ...], split: str, metrics: nn.ModuleDict) -> None:
         x_cat, x_cont, y = batch
         preds = self(x_cat, x_cont)
-        self.val_mse(preds, y)
-        self.log("val/loss", self.val_mse)
-        if self.val_rmspe is not None:
-            self.val_rmspe(preds, y)
-            self.log("val/rmspe", self.val_rmspe, prog_bar=True)
+        metrics["loss"](preds, y)
+        self.log(f"{split}/loss", metrics["loss"])
+        if "rmspe" in metrics:
+            metrics["rmspe"](preds, y)
+            self.log(f"{split}/rmspe", metrics["rmspe"], prog_bar=True)
             preds, y = preds.exp(), y.exp()
-        self.val_rmse(preds, y)
-        self.log("val/rmse", self.val_rmse, prog_bar=self.val_rmspe is None)
+        metrics["rmse"](preds, y)
+        self.log(f"{split}/rmse", metrics["rmse"], prog_bar="rmspe" not in metrics)
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._evaluate(batch, "val", self.val_metrics)
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._evaluate(batch, "test", self.test_metrics)
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont = batch[:2]
         return self(x_cat, x_cont)
+
+
+def classification_metrics(n_classes: int) -> nn.ModuleDict:
+    """Mean cross-entropy, accuracy and, for two classes, the AUROC of the second class's probability."""
+    metrics = {
+        "loss": torchmetrics.MeanMetric(),
+        "acc": torchmetrics.Accuracy(task="multiclass", num_classes=n_classes),
+    }
+    if n_classes == 2:
+        metrics["auroc"] = torchmetrics.AUROC(task="binary")
+    return nn.ModuleDict(metrics)
 
 
 class TabularClassifier(TabularRecipe):
@@ -197,8 +221,8 @@ class TabularClassifier(TabularRecipe):
     ``emb_szs``, ``n_cont`` and ``classes`` (the labels, in the order of the codes) come from the data
     module's ``describe()`` with ``classify``; ``class_weights`` weigh the training loss per class.
     Logs ``val/loss`` (mean cross-entropy), ``val/acc`` and, for two classes, ``val/auroc`` of the
-    second class's probability. Predictions are the class probabilities. The net's and the
-    optimizer's settings are ``TabularRecipe``'s.
+    second class's probability, and the same as ``test/...`` on a test set. Predictions are the class
+    probabilities. The net's and the optimizer's settings are ``TabularRecipe``'s.
     """
 
     def __init__(
@@ -218,9 +242,8 @@ class TabularClassifier(TabularRecipe):
         self.classes = list(classes)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weights", weights)
-        self.val_loss = torchmetrics.MeanMetric()
-        self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n_classes)
-        self.val_auroc = torchmetrics.AUROC(task="binary") if n_classes == 2 else None
+        self.val_metrics = classification_metrics(n_classes)
+        self.test_metrics = classification_metrics(n_classes)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
@@ -228,19 +251,29 @@ class TabularClassifier(TabularRecipe):
         self.log_train_loss(loss)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+    def _evaluate(self, batch: tuple[torch.Tensor, ...], metrics: nn.ModuleDict) -> None:
         x_cat, x_cont, y = batch
         logits = self(x_cat, x_cont).float()
-        self.val_loss.update(F.cross_entropy(logits, y, reduction="none"))
-        self.val_acc.update(logits, y)
-        if self.val_auroc is not None:
-            self.val_auroc.update(logits.softmax(1)[:, 1], y)
+        metrics["loss"].update(F.cross_entropy(logits, y, reduction="none"))
+        metrics["acc"].update(logits, y)
+        if "auroc" in metrics:
+            metrics["auroc"].update(logits.softmax(1)[:, 1], y)
+
+    def _log_metrics(self, split: str, metrics: nn.ModuleDict) -> None:
+        for name, metric in metrics.items():
+            self.log(f"{split}/{name}", metric, prog_bar=name == "acc")
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics)
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/loss", self.val_loss)
-        self.log("val/acc", self.val_acc, prog_bar=True)
-        if self.val_auroc is not None:
-            self.log("val/auroc", self.val_auroc)
+        self._log_metrics("val", self.val_metrics)
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test", self.test_metrics)
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont = batch[:2]
