@@ -11,7 +11,8 @@ MNIST: the 60,000 training images less a 10% validation split (val accuracy; the
 10,000 of its 60,000); credit: the workshop's UCI credit-card default table, a seeded
 60/20/20, test accuracy and AUROC; Somerville: the survey, the training loss (smoothed) against the
 workshop's; weekly sales: the workshop's UCI file, a seeded 20% of the products
-held out, val MSE beside the "same as last week" forecast's on the same weeks.
+held out, val MSE beside the "same as last week" forecast's on the same weeks; characters: Alice in
+Wonderland, the last 10% held out, val loss in nats per character.
 """
 
 from __future__ import annotations
@@ -98,6 +99,18 @@ FAMILIES: dict[str, tuple[str, list[Row]]] = {
                     "model.ps=[0.1,0.1,0.1,0.1]",
                     *CONSTANT_LR_20_EPOCHS,
                 ),
+            ),
+        ],
+    ),
+    "char_lm": (
+        "workshop",
+        [
+            Row(
+                "char_lm",
+                ("val/loss", "val/acc"),
+                None,
+                "workshop 6.02: one-hot LSTM 256 x 2, Adam 1e-3, 20 epochs",
+                ("data.text_file=alice.txt", "data.encoding=latin-1"),
             ),
         ],
     ),

@@ -33,7 +33,12 @@ from datamodules.samples.tabular import (
     tabular_houses,
     write_tabular_sample,
 )
-from datamodules.samples.text import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
+from datamodules.samples.text import (
+    write_arxiv_sample,
+    write_imdb_sample,
+    write_story_sample,
+    write_wikitext_sample,
+)
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -61,6 +66,7 @@ __all__ = [
     "write_movielens_sample",
     "write_rossmann_sample",
     "write_rossmann_tables",
+    "write_story_sample",
     "write_tabular_sample",
     "write_wikitext_sample",
 ]

@@ -236,3 +236,29 @@ def write_wikitext_sample(folder: str | Path, n_train: int = 200, n_eval: int = 
             (tmp / f"wiki.{name}.tokens").write_text(text, encoding="utf-8")
 
     return write_once(folder, write)
+
+
+_CHARACTERS = ["Alice", "the Rabbit", "the Queen", "the Hatter", "the Cat", "the Duchess"]
+_DOINGS = ["was considering", "ran past", "looked at", "thought about", "wondered at", "smiled at"]
+_THINGS = ["the garden", "a little door", "the tea party", "her own mind", "the long hall", "a golden key"]
+
+
+def write_story_sample(folder: str | Path, n_sentences: int = 400, seed: int = 0) -> Path:
+    """``story.txt``: plain text of sentences from a small grammar (who, what, which, with commas and
+    paragraphs), so that a character model learns the words and their order well beyond the letters'
+    frequencies."""
+
+    def write(tmp: Path) -> None:
+        rng = np.random.default_rng(seed)
+        lines = []
+        for i in range(n_sentences):
+            who, doing, thing = rng.choice(_CHARACTERS), rng.choice(_DOINGS), rng.choice(_THINGS)
+            sentence = f"{who} {doing} {thing}"
+            if rng.random() < 0.3:
+                sentence += f", and {rng.choice(_CHARACTERS)} {rng.choice(_DOINGS)} {rng.choice(_THINGS)}"
+            lines.append(sentence[0].upper() + sentence[1:] + ("." if rng.random() < 0.8 else "!"))
+            if i % 8 == 7:
+                lines.append("\n")
+        (tmp / "story.txt").write_text(" ".join(lines).replace(" \n ", "\n\n") + "\n", encoding="utf-8")
+
+    return write_once(folder, write)

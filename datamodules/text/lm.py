@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -135,6 +136,34 @@ class LMLoader(SavesPosition):
             yield rows[:, start:end].long(), rows[:, start + 1 : end + 1].long()
 
 
+def stream_loader(
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    batch_size: int,
+    bptt: int,
+    trainer: pl.Trainer | None,
+    seed: int,
+    train: bool,
+    shuffle: bool,
+    random_bptt: bool,
+) -> LMLoader:
+    """An ``LMLoader`` sharded over the trainer's ranks; a training one saves the trainer's position in checkpoints."""
+    loader = LMLoader(
+        ids,
+        offsets,
+        batch_size,
+        bptt,
+        shuffle=shuffle,
+        random_bptt=random_bptt,
+        seed=seed,
+        num_replicas=trainer.world_size if trainer is not None else 1,
+        rank=trainer.global_rank if trainer is not None else 0,
+    )
+    if train:
+        loader.trainer = trainer
+    return loader
+
+
 class LanguageModelDataModule(CorpusDataModule):
     """The token streams of a corpus for a language model (``corpus``: imdb, arxiv, wikitext, folder, csv).
 
@@ -212,23 +241,12 @@ class LanguageModelDataModule(CorpusDataModule):
 
     def _loader(self, split: str, train: bool) -> LMLoader:
         ids, offsets = self.stream(split)
-        trainer = self.trainer
-        return LMLoader(
-            ids,
-            offsets,
-            self.batch_size,
-            self.bptt,
-            shuffle=train,
-            random_bptt=train,
-            seed=self.seed,
-            num_replicas=trainer.world_size if trainer is not None else 1,
-            rank=trainer.global_rank if trainer is not None else 0,
+        return stream_loader(
+            ids, offsets, self.batch_size, self.bptt, self.trainer, self.seed, train, shuffle=train, random_bptt=train
         )
 
     def train_dataloader(self) -> LMLoader:
-        loader = self._loader("train", train=True)
-        loader.trainer = self.trainer
-        return loader
+        return self._loader("train", train=True)
 
     def val_dataloader(self) -> LMLoader:
         return self._loader("valid", train=False)

@@ -216,7 +216,3 @@ class TiedDecoder(nn.Module):
         """(logits, the dropped-out last output that AR regularizes)."""
         dropped = self.output_dropout(last_output)
         return self.linear(dropped), dropped
-
-
-def detach_state(state: State) -> State:
-    return [(h.detach(), c.detach()) for h, c in state]

@@ -12,7 +12,8 @@ from torch import nn
 
 from lightning_models.base import RecipeModule
 from lightning_models.layers import bn_drop_lin_stack
-from lightning_models.text.awd_lstm import AWDDropouts, awd_lstm_encoder, detach_state
+from lightning_models.stream_lm import detached
+from lightning_models.text.awd_lstm import AWDDropouts, awd_lstm_encoder
 from lightning_models.text.transfer import EncoderTransfer
 
 
@@ -109,7 +110,7 @@ class TextClassifier(EncoderTransfer, RecipeModule):
             else:
                 raw, _, state = self.encoder(chunk, state)
                 outputs.append(raw[-1])
-            state = detach_state(state)
+            state = detached(state)
         positions = torch.arange(skip, width, device=tokens.device)
         mask = (positions >= first_kept[:, None]) & (positions < lengths[:, None])
         return masked_concat_pool(torch.cat(outputs, 1), mask, lengths - 1 - skip)

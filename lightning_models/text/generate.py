@@ -13,14 +13,14 @@ from collections.abc import Sequence
 
 import torch
 
-from lightning_models.text.language_model import LanguageModel
+from lightning_models.stream_lm import StreamLanguageModel
 
 NEVER = ("xxunk", "xxpad")
 
 
 @torch.no_grad()
 def generate(
-    model: LanguageModel,
+    model: StreamLanguageModel,
     itos: Sequence[str],
     prompt: Sequence[str],
     n_words: int = 50,
@@ -28,8 +28,10 @@ def generate(
     top_k: int | None = None,
     greedy: bool = False,
     seed: int | None = None,
+    stop: str | None = None,
 ) -> list[str]:
-    """The prompt's tokens followed by ``n_words`` generated ones.
+    """The prompt's tokens followed by ``n_words`` generated ones (words, or characters for a character
+    model), or fewer when ``stop`` is generated first.
 
     Greedy decoding takes the most likely token; sampling draws from the softmax of the logits
     divided by ``temperature``, among the ``top_k`` most likely tokens when given. ``xxunk`` and
@@ -38,9 +40,12 @@ def generate(
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     stoi = {token: i for i, token in enumerate(itos)}
-    ids = [stoi.get(token, stoi["xxunk"]) for token in prompt]
+    unknown = [token for token in prompt if token not in stoi]
+    if unknown and "xxunk" not in stoi:
+        raise ValueError(f"the prompt has tokens the model never saw: {sorted(set(unknown))}")
+    ids = [stoi.get(token, stoi.get("xxunk")) for token in prompt]
     if not ids:
-        raise ValueError("the prompt has no tokens; start it with at least 'xxbos'")
+        raise ValueError("the prompt has no tokens; start it with at least 'xxbos' (or a character)")
     was_training = model.training
     model.eval()
     device = model.device
@@ -62,6 +67,8 @@ def generate(
                 scores = scores.masked_fill(scores < kth, float("-inf"))
             nxt = int(torch.multinomial(torch.softmax(scores, -1), 1, generator=generator))
         out.append(nxt)
+        if itos[nxt] == stop:
+            break
         logits, state = model(torch.tensor([[nxt]], device=device), state)
     model.train(was_training)
     return [itos[i] for i in out]
