@@ -35,6 +35,7 @@ class Row:
     overrides: tuple[str, ...] = ()
 
 
+ALICE = ("data.text_file=alice.txt", "data.encoding=latin-1")
 CREDIT_METRICS = ("test/acc", "test/auroc", "val/acc")
 CONSTANT_LR_20_EPOCHS = ("~callbacks/schedule", "trainer.max_epochs=20")
 # the workshop's nets read all 23 columns as numbers (its 22 inputs: the same, less one it dropped)

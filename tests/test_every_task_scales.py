@@ -1,4 +1,5 @@
-"""Every task (a lesson variant through its parent task) under two DDP processes and under seeded determinism."""
+"""Every task (a lesson variant through its parent task) under two DDP processes and under seeded determinism
+(two seeded runs of one process give identical metrics)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from toy import val_metrics
 from tests.conftest import TASKS, run_python
 
 FEW_BATCHES = ["trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=2"]
+SEEDED = ["seed=7", "trainer.deterministic=true"]
 # tasks without dropout or batch statistics: two ranks of batch b take the steps one process of batch 2b takes
 SAME_STEPS_UNDER_DDP = {"movielens_dot": "val/rmse", "mnist_logreg": "val/acc"}
 BATCH = 16
@@ -46,7 +48,7 @@ def ddp_metrics(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> di
     spec = {
         task: {
             "task": task,
-            "overrides": [*few_batches(task), f"data.batch_size={BATCH}"],
+            "overrides": [*SEEDED, *few_batches(task), f"data.batch_size={BATCH}"],
             "run_dir": str(folder / task),
         }
         for task in DDP_TASKS
@@ -61,10 +63,12 @@ def ddp_metrics(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> di
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", DDP_TASKS)
-def test_task_trains_under_ddp_on_two_cpu_processes(task, ddp_metrics, run_task, tmp_path):
+def test_task_trains_under_ddp_on_two_cpu_processes_and_seeded_runs_repeat(task, ddp_metrics, run_task, tmp_path):
     spawned = ddp_metrics[task]
     assert "error" not in spawned, spawned.get("error")
-    single = run_task(task, *few_batches(task), f"data.batch_size={2 * BATCH}", run_dir=tmp_path / "one")
+    args = [task, *SEEDED, *few_batches(task), f"data.batch_size={2 * BATCH}"]
+    single = run_task(*args, run_dir=tmp_path / "one")
+    assert run_task(*args, run_dir=tmp_path / "again") == single
     assert val_metrics(spawned).keys() == val_metrics(single).keys() != set()
     assert all(math.isfinite(value) for value in spawned.values())
     if task in SAME_STEPS_UNDER_DDP:
@@ -72,9 +76,10 @@ def test_task_trains_under_ddp_on_two_cpu_processes(task, ddp_metrics, run_task,
         assert spawned[key] == pytest.approx(single[key], abs=2e-3)
 
 
-@pytest.mark.parametrize("task", SCALED_TASKS)
+@pytest.mark.parametrize("task", list(DDP_TESTED_ELSEWHERE))
 def test_seeded_deterministic_runs_of_a_task_give_identical_metrics(task, run_task, tmp_path):
-    args = [task, "seed=7", "trainer.deterministic=true", *few_batches(task)]
+    """The tasks whose DDP tests are elsewhere; the others repeat beside their DDP run above."""
+    args = [task, *SEEDED, *few_batches(task)]
     assert run_task(*args, run_dir=tmp_path / "a") == run_task(*args, run_dir=tmp_path / "b")
 
 
