@@ -77,7 +77,7 @@ def test_the_lstm_learns_the_sample_far_below_the_letters_frequencies_and_genera
     run_task, tmp_path, cache_dir, capsys, monkeypatch
 ):
     run_dir = tmp_path / "run"
-    small = ["trainer.max_epochs=6", "data.batch_size=20", "model.n_hidden=64", "model.lr=1e-2"]
+    small = ["trainer.max_epochs=6", "data.batch_size=20", "model.n_hidden=64", "model.lr=2e-2", "model.dropout=0"]
     metrics = run_task("char_lm", *small, run_dir=run_dir)
     dm = CharacterDataModule(cache_dir=str(cache_dir))
     dm.setup("fit")
