@@ -12,7 +12,8 @@ MNIST: the 60,000 training images less a 10% validation split (val accuracy; the
 60/20/20, test accuracy and AUROC; Somerville: the survey, the training loss (smoothed) against the
 workshop's; weekly sales: the workshop's UCI file, a seeded 20% of the products
 held out, val MSE beside the "same as last week" forecast's on the same weeks; characters: Alice in
-Wonderland, the last 10% held out, val loss in nats per character.
+Wonderland, the last 10% held out, val loss in nats per character; sentences: the Amazon file, a seeded 20%
+held out, val accuracy.
 """
 
 from __future__ import annotations
@@ -112,6 +113,26 @@ FAMILIES: dict[str, tuple[str, list[Row]]] = {
                 None,
                 "workshop 6.02: one-hot LSTM 256 x 2, Adam 1e-3, 20 epochs",
                 ("data.text_file=alice.txt", "data.encoding=latin-1"),
+            ),
+        ],
+    ),
+    "sentences": (
+        "workshop",
+        [
+            Row("sentences", ("val/acc", "val/loss"), None, "workshop 6.03: Embedding 64, LSTM 128 x 3, Adam 1e-3"),
+            Row(
+                "sentences",
+                ("val/acc", "val/loss"),
+                None,
+                "concat pooling, dropout 0.5, AdamW 0.1, one-cycle 1e-2",
+                (
+                    "model.pooling=concat",
+                    "model.dropout=0.5",
+                    "model.optimizer=adamw",
+                    "model.weight_decay=0.1",
+                    "callbacks/schedule=one_cycle",
+                    "model.lr=1e-2",
+                ),
             ),
         ],
     ),

@@ -36,6 +36,7 @@ from datamodules.samples.tabular import (
 from datamodules.samples.text import (
     write_arxiv_sample,
     write_imdb_sample,
+    write_sentences_sample,
     write_story_sample,
     write_wikitext_sample,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "write_movielens_sample",
     "write_rossmann_sample",
     "write_rossmann_tables",
+    "write_sentences_sample",
     "write_story_sample",
     "write_tabular_sample",
     "write_wikitext_sample",

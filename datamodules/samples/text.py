@@ -262,3 +262,26 @@ def write_story_sample(folder: str | Path, n_sentences: int = 400, seed: int = 0
         (tmp / "story.txt").write_text(" ".join(lines).replace(" \n ", "\n\n") + "\n", encoding="utf-8")
 
     return write_once(folder, write)
+
+
+def write_sentences_sample(folder: str | Path, n_sentences: int = 1000, seed: int = 0) -> Path:
+    """``amazon_cells_labelled.txt`` as UCI distributes it: ``<sentence>\\t<0|1>`` lines, half of each label;
+    a sentence's label is the polarity of its adjectives (a tenth of them are mislabelled)."""
+
+    def write(tmp: Path) -> None:
+        rng = np.random.default_rng(seed)
+        lines = []
+        for i in range(n_sentences):
+            positive = i % 2 == 0
+            words = rng.choice(_POSITIVE if positive else _NEGATIVE, size=2, replace=False)
+            kind, aspect = rng.choice(["phone", "headset", "charger", "case"]), rng.choice(_ASPECTS)
+            templates = [
+                f"The {kind} is {words[0]}{_JOINS[positive]}{words[1]}.",
+                f"{str(words[0]).capitalize()} {aspect}, I would say {words[1]}!",
+                f"Honestly the {kind} felt {words[0]}.",
+            ]
+            label = positive if rng.random() < 0.9 else not positive
+            lines.append(f"{templates[rng.integers(len(templates))]}\t{int(label)}\n")
+        (tmp / "amazon_cells_labelled.txt").write_text("".join(lines), encoding="utf-8")
+
+    return write_once(folder, write)

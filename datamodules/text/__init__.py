@@ -4,12 +4,14 @@ classification batches."""
 from datamodules.text.characters import CharacterDataModule
 from datamodules.text.classification import TextClassificationDataModule
 from datamodules.text.lm import LanguageModelDataModule
+from datamodules.text.sentences import SentenceDataModule
 from datamodules.text.tokenize import Tokenizer, detokenize
 from datamodules.text.vocab import Vocab
 
 __all__ = [
     "CharacterDataModule",
     "LanguageModelDataModule",
+    "SentenceDataModule",
     "TextClassificationDataModule",
     "Tokenizer",
     "Vocab",

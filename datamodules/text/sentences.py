@@ -1,0 +1,162 @@
+"""Labelled sentences in the UCI *Sentiment Labelled Sentences* format (workshop activity 6.03).
+
+Each line of a ``*_labelled.txt`` file is ``<sentence>\\t<0|1>``. The sentences become token ids over a
+vocabulary of the training sentences, padded on the left so that a recurrent net's last step is the
+sentence's last word; a seeded ``valid_pct`` of the sentences validates.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.files import DataError, require_file
+from datamodules.samples.text import write_sentences_sample
+from datamodules.source import DataSource
+from datamodules.splits import check_valid_pct, random_split, valid_mask
+
+SAMPLE_NAME = "sentences-v1"
+PAD, UNK = "xxpad", "xxunk"
+TOKENIZERS = ("workshop", "spacy")
+PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
+
+
+def read_labelled(path: Path) -> tuple[list[str], list[int]]:
+    """The sentences and their 0/1 labels, or a DataError naming the file and line that is not ``sentence\\t0|1``."""
+    try:
+        text = require_file(path, "a labelled-sentences file").read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not valid utf-8 text ({e.reason} at byte {e.start})") from None
+    sentences, labels = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        sentence, tab, label = line.rpartition("\t")
+        if not tab or label.strip() not in ("0", "1"):
+            raise DataError(
+                f"{path}, line {number}: expected '<sentence><TAB><0 or 1>', got {line[-40:]!r}; "
+                f"every line is a sentence, a tab and its label"
+            )
+        sentences.append(sentence)
+        labels.append(int(label))
+    if not sentences:
+        raise DataError(f"{path} is empty: expected '<sentence><TAB><0 or 1>' lines")
+    return sentences, labels
+
+
+def workshop_tokens(sentence: str) -> list[str]:
+    """The workshop's tokens: lowercased, punctuation removed, split on white space."""
+    return PUNCTUATION.sub("", sentence.lower()).split()
+
+
+class SentenceDataModule(pl.LightningDataModule):
+    """Every ``*_labelled.txt`` in ``data_dir`` (or ``files``; without either, the built-in sample).
+
+    ``tokenizer`` is ``workshop`` (lowercase, no punctuation) or ``spacy`` (the project's tokenizer with the
+    lesson's rules); words seen fewer than ``min_freq`` times in training become ``xxunk``; sentences
+    are cut to their last ``max_len`` tokens.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        files: Sequence[str] | None = None,
+        tokenizer: str = "workshop",
+        min_freq: int = 1,
+        max_len: int = 64,
+        valid_pct: float = 0.2,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 42,
+        cache_dir: str = ".cache/fastlightning",
+    ) -> None:
+        super().__init__()
+        if tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {tokenizer!r}: choose one of {', '.join(TOKENIZERS)}")
+        check_valid_pct(valid_pct)
+        self.source = DataSource(data_dir=data_dir, cache_dir=cache_dir)
+        self.files = list(files) if files is not None else None
+        self.tokenizer = tokenizer
+        self.min_freq = min_freq
+        self.max_len = max_len
+        self.valid_pct = valid_pct
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.itos: list[str] | None = None
+        self.datasets: dict[str, TensorBatches] = {}
+
+    @property
+    def paths(self) -> list[Path]:
+        """``files`` (inside ``data_dir`` when relative), else every ``*_labelled.txt`` of the folder."""
+        if self.files is not None:
+            folder = Path(self.source.data_dir) if self.source.data_dir is not None else None
+            return [Path(f) if folder is None or Path(f).is_absolute() else folder / f for f in self.files]
+        folder = self.source.resolve(SAMPLE_NAME, write_sentences_sample)
+        paths = sorted(folder.glob("*_labelled.txt"))
+        if not paths:
+            raise DataError(f"no *_labelled.txt file in {folder}: give data.files=[...] or the UCI folder")
+        return paths
+
+    def tokens(self, sentences: list[str]) -> list[list[str]]:
+        if self.tokenizer == "workshop":
+            return [workshop_tokens(s) for s in sentences]
+        from datamodules.text.tokenize import Tokenizer
+
+        tokenize = Tokenizer()
+        return [tokenize(s) for s in sentences]
+
+    def prepare_data(self) -> None:
+        self.setup("fit")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.itos is not None:
+            return
+        sentences, labels = [], []
+        for path in self.paths:
+            more, more_labels = read_labelled(path)
+            sentences += more
+            labels += more_labels
+        tokens = self.tokens(sentences)
+        _, valid = random_split(len(tokens), self.valid_pct, self.seed, what="sentences")
+        is_valid = valid_mask(len(tokens), valid)
+        counts = Counter(t for doc, v in zip(tokens, is_valid, strict=True) if not v for t in doc)
+        self.itos = [PAD, UNK, *sorted(t for t, n in counts.items() if n >= self.min_freq)]
+        stoi = {t: i for i, t in enumerate(self.itos)}
+        ids = np.zeros((len(tokens), self.max_len), dtype=np.int64)
+        for row, doc in enumerate(tokens):
+            codes = [stoi.get(t, 1) for t in doc][-self.max_len :]
+            if codes:
+                ids[row, -len(codes) :] = codes
+        x, y = torch.from_numpy(ids), torch.tensor(labels, dtype=torch.float32)
+        mask = torch.from_numpy(is_valid)
+        self.datasets = {"train": TensorBatches(x[~mask], y[~mask]), "valid": TensorBatches(x[mask], y[mask])}
+
+    def describe(self) -> dict:
+        """The vocabulary size and the padding index, for the embedding."""
+        self.setup("fit")
+        return {"vocab_sz": len(self.itos), "pad_idx": 0}
+
+    def train_dataloader(self) -> DataLoader:
+        data = self.datasets["train"]
+        return tensor_loader(
+            data,
+            self.batch_size,
+            shuffle=True,
+            trainer=self.trainer,
+            seed=self.seed,
+            num_workers=self.num_workers,
+            drop_last=len(data) > self.batch_size,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return tensor_loader(self.datasets["valid"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
