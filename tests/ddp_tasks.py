@@ -3,8 +3,9 @@
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/ddp_tasks.py SPEC.json CACHE_DIR
 
 ``SPEC.json`` maps a name to ``{"task": ..., "overrides": [...], "run_dir": ...}``; rank 0 writes every
-run's metrics (or its error) to ``metrics.json`` beside it. Starting the processes once for all the
-runs, instead of spawning two for each, is what keeps the DDP tests of every task fast.
+run's metrics to ``metrics.json`` beside it. Starting the processes once for all the runs, instead of
+spawning two for each, is what keeps the DDP tests of every task fast. A run that fails ends the launch
+with its traceback: the other rank may be waiting in a collective for it, and torchrun stops it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import torch
@@ -31,8 +31,9 @@ def main(spec_path: str, cache_dir: str) -> None:
         overrides = [*QUIET, *job["overrides"], *ON_TWO_CPU_PROCESSES]
         try:
             results[name] = run(compose_task(job["task"], overrides, run_dir=job["run_dir"], cache_dir=cache_dir))
-        except Exception:  # one failing run must not hide the others' results
-            results[name] = {"error": traceback.format_exc()}
+        except Exception:
+            print(f"rank {os.environ.get('RANK', '0')}: task {name} failed under DDP", file=sys.stderr, flush=True)
+            raise
     if os.environ.get("RANK", "0") == "0":
         (Path(spec_path).parent / "metrics.json").write_text(json.dumps(results, indent=2))
 
