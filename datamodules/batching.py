@@ -31,6 +31,13 @@ def trainer_position(trainer: pl.Trainer) -> dict[str, int]:
     return {"epoch": trainer.current_epoch, "batches": trainer.fit_loop.epoch_loop.batch_progress.current.completed}
 
 
+def ranks(trainer: pl.Trainer | None) -> dict[str, int]:
+    """The ``num_replicas`` and ``rank`` a sampler shards over: the trainer's, or one process without one."""
+    if trainer is None:
+        return {"num_replicas": 1, "rank": 0}
+    return {"num_replicas": trainer.world_size, "rank": trainer.global_rank}
+
+
 class ResumableSampler(DistributedSampler):
     """The base of every sampler here: this rank's batches of an epoch, seeded by ``seed`` and the epoch,
     and a position (epoch, batches handed out) that a checkpoint saves and a resumed run goes on from.
@@ -195,8 +202,7 @@ def tensor_loader(
         shuffle=shuffle,
         seed=seed,
         drop_last=drop_last,
-        num_replicas=trainer.world_size if trainer is not None else 1,
-        rank=trainer.global_rank if trainer is not None else 0,
+        **ranks(trainer),
     )
     loader = TensorLoader(
         dataset,

@@ -15,7 +15,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.batching import ResumableLoader, ResumableSampler
+from datamodules.batching import ResumableLoader, ResumableSampler, ranks
 from datamodules.files import DataError
 from datamodules.splits import check_valid_pct, random_split
 from datamodules.text.corpora import CORPORA, TokenizedCorpus
@@ -216,8 +216,7 @@ class TextClassificationDataModule(CorpusDataModule):
             self.batch_size if shuffle else self.batch_size * 2,
             shuffle=shuffle,
             seed=self.seed,
-            num_replicas=trainer.world_size if trainer is not None else 1,
-            rank=trainer.global_rank if trainer is not None else 0,
+            **ranks(trainer),
         )
         loader = ResumableLoader(
             data,

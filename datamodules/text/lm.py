@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from datamodules.batching import ResumableSampler, SavesPosition
+from datamodules.batching import ResumableSampler, SavesPosition, ranks
 from datamodules.files import DataError
 from datamodules.splits import check_valid_pct, random_split
 from datamodules.text.corpora import CORPORA
@@ -156,8 +156,7 @@ def stream_loader(
         shuffle=shuffle,
         random_bptt=random_bptt,
         seed=seed,
-        num_replicas=trainer.world_size if trainer is not None else 1,
-        rank=trainer.global_rank if trainer is not None else 0,
+        **ranks(trainer),
     )
     if train:
         loader.trainer = trainer
