@@ -213,3 +213,37 @@ def tensor_loader(
     )
     loader.trainer = trainer
     return loader
+
+
+class InMemoryDataModule(pl.LightningDataModule):
+    """A data module whose splits are ``TensorBatches`` in ``self.datasets`` (``train``, ``valid``, ...),
+    filled by the subclass's ``setup``; it sets ``batch_size``, ``num_workers`` and ``seed``.
+
+    Training batches are shuffled (seeded per epoch, resumable mid-epoch) and sharded over the ranks;
+    evaluation batches are four times larger, in order, sharded for validation and testing.
+    """
+
+    datasets: dict[str, TensorBatches]
+    batch_size: int
+    num_workers: int
+    seed: int
+
+    def train_dataloader(self) -> TensorLoader:
+        data = self.datasets["train"]
+        return tensor_loader(
+            data,
+            self.batch_size,
+            shuffle=True,
+            trainer=self.trainer,
+            seed=self.seed,
+            num_workers=self.num_workers,
+            drop_last=len(data) > self.batch_size,
+        )
+
+    def val_dataloader(self) -> TensorLoader:
+        return self.evaluation_loader("valid")
+
+    def evaluation_loader(self, split: str, sharded: bool = True) -> TensorLoader:
+        """Batches of ``split`` in order; unsharded for prediction, which runs in one process."""
+        trainer = self.trainer if sharded else None
+        return tensor_loader(self.datasets[split], self.batch_size * 4, shuffle=False, trainer=trainer)

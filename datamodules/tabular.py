@@ -1,38 +1,26 @@
 """Tabular data modules: a table's encoded arrays (``datamodules/tabular_encoding.py``) as tensors.
 
 ``EncodedTableDataModule`` is what every tabular data module shares: the cached arrays, the model
-arguments only the data knows, the train/valid/predict tensors. ``TabularDataModule`` reads any CSV
-(or the built-in sample); ``RossmannDataModule`` builds the lesson's features first.
+arguments only the data knows, the train/valid/test/predict tensors. ``TabularDataModule`` reads any CSV
+(or a known table, ``datamodules/table_columns.py``); ``RossmannDataModule`` builds the lesson's features first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, read_csv, require_file
-from datamodules.samples.tabular import (
-    TABULAR_CLASSIFICATION_SAMPLE_COLUMNS,
-    TABULAR_SAMPLE_COLUMNS,
-    write_tabular_sample,
-)
-from datamodules.samples.workshop_tables import (
-    CREDIT_COLUMNS,
-    SOMERVILLE_COLUMNS,
-    write_credit_sample,
-    write_somerville_sample,
-)
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
+from datamodules.table_columns import KNOWN_TABLES, NO_KNOWN_TABLE, CsvColumns, KnownTable
 from datamodules.tabular_encoding import (
     EMB_RULES,
     ENCODING_VERSION,
@@ -43,10 +31,8 @@ from datamodules.tabular_encoding import (
     encode_table,
 )
 
-SAMPLE_NAME = "tabular-v1"
 
-
-class EncodedTableDataModule(pl.LightningDataModule):
+class EncodedTableDataModule(InMemoryDataModule):
     """The encoded arrays of a subclass's ``table()``, cached under ``cache_name``, as tensors.
 
     Subclasses build ``self.source`` and give ``settings()`` (what the arrays depend on: the cache
@@ -157,26 +143,11 @@ class EncodedTableDataModule(pl.LightningDataModule):
         """True when rows were held out for testing (``test_pct``)."""
         return "is_test" in self.load()
 
-    def train_dataloader(self) -> DataLoader:
-        data = self.datasets["train"]
-        return tensor_loader(
-            data,
-            self.batch_size,
-            shuffle=True,
-            trainer=self.trainer,
-            seed=self.seed,
-            num_workers=self.num_workers,
-            drop_last=len(data) > self.batch_size,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return tensor_loader(self.datasets["valid"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
-
     def test_dataloader(self) -> DataLoader:
-        return tensor_loader(self.datasets["test"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
+        return self.evaluation_loader("test")
 
     def predict_dataloader(self) -> DataLoader:
-        return tensor_loader(self.datasets["predict"], self.batch_size * 4, shuffle=False)
+        return self.evaluation_loader("predict", sharded=False)
 
     def predicted_values(self, predictions: list[torch.Tensor]) -> np.ndarray:
         """The model's outputs on the target's own scale (exponentiated for a log target; class
@@ -193,70 +164,6 @@ class EncodedTableDataModule(pl.LightningDataModule):
         return {"prediction": np.array(classes)[values.argmax(1)]} | {
             f"prob_{label}": values[:, i] for i, label in enumerate(classes)
         }
-
-
-@dataclass(frozen=True)
-class CsvColumns:
-    """The CSV to read and its columns' roles: as given, or a known table's where none were given (None)."""
-
-    csv: str | None
-    cat_names: list[str] | None
-    cont_names: list[str] | None
-    y_name: str | None
-    predict_csv: str | None
-
-    def check_roles(self) -> None:
-        """Each column has one role: a target among the inputs, or a column both categorical and continuous,
-        would train on the answer or on one column twice without a word."""
-        for names, key in ((self.cat_names, "cat_names"), (self.cont_names, "cont_names")):
-            if self.y_name is not None and self.y_name in names:
-                raise DataError(
-                    f"data.y_name={self.y_name!r} is also in data.{key}: the model would see the target it "
-                    f"predicts; remove {self.y_name!r} from data.{key}"
-                )
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise DataError(f"data.{key} names {', '.join(map(repr, repeated))} more than once; list each once")
-        both = sorted(set(self.cat_names) & set(self.cont_names))
-        if both:
-            raise DataError(
-                f"{', '.join(map(repr, both))} in both data.cat_names and data.cont_names: give each column one "
-                f"role (categories for codes, continuous for numbers)"
-            )
-
-    def filled_from(self, known: CsvColumns) -> CsvColumns:
-        """A known table's file and columns in place of those not given (None; an empty list is given)."""
-        return CsvColumns(
-            csv=self.csv or known.csv,
-            cat_names=known.cat_names if self.cat_names is None else self.cat_names,
-            cont_names=known.cont_names if self.cont_names is None else self.cont_names,
-            y_name=self.y_name or known.y_name,
-            predict_csv=self.predict_csv or known.predict_csv,
-        )
-
-
-@dataclass(frozen=True)
-class KnownTable:
-    """A table whose layout the module knows: its file and column roles, and its built-in sample."""
-
-    columns: CsvColumns
-    sample_name: str
-    write_sample: Callable[[Path], Path]
-
-
-def known_table(columns: dict, sample_name: str, write_sample: Callable[[Path], Path]) -> KnownTable:
-    roles = {"cat_names": [], "cont_names": [], "predict_csv": None, **columns}
-    return KnownTable(CsvColumns(**roles), sample_name, write_sample)
-
-
-NO_KNOWN_TABLE = CsvColumns(csv=None, cat_names=[], cont_names=[], y_name=None, predict_csv=None)
-# data.dataset=<name>: the workshop's files, read as distributed; the houses are the sample of any CSV
-KNOWN_TABLES = {
-    "houses": known_table(TABULAR_SAMPLE_COLUMNS, SAMPLE_NAME, write_tabular_sample),
-    "house_types": known_table(TABULAR_CLASSIFICATION_SAMPLE_COLUMNS, SAMPLE_NAME, write_tabular_sample),
-    "somerville": known_table(SOMERVILLE_COLUMNS, "somerville-v1", write_somerville_sample),
-    "credit_default": known_table(CREDIT_COLUMNS, "credit-default-v1", write_credit_sample),
-}
 
 
 class TabularDataModule(EncodedTableDataModule):

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, bad_lines, numeric_column, read_csv
 from datamodules.samples.weekly_sales import SALES_FILE, write_weekly_sales_sample
@@ -72,7 +71,7 @@ def shifted_tables(sales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sales[:, :-1], sales[:, 1:]
 
 
-class WeeklySalesDataModule(pl.LightningDataModule):
+class WeeklySalesDataModule(InMemoryDataModule):
     """Products' weekly sales from ``Sales_Transactions_Dataset_Weekly.csv`` in ``data_dir`` (or the built-in
     sample) as (inputs, targets) sequences, in sales counts.
 
@@ -100,6 +99,7 @@ class WeeklySalesDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.arrays: Arrays | None = None
+        self.datasets: dict[str, TensorBatches] = {}
 
     @property
     def csv_path(self) -> Path:
@@ -110,7 +110,13 @@ class WeeklySalesDataModule(pl.LightningDataModule):
         self.load()
 
     def setup(self, stage: str) -> None:
-        self.load()
+        if self.datasets:
+            return
+        arrays = self.load()
+        for split, rows in (("train", ~arrays["is_valid"]), ("valid", arrays["is_valid"])):
+            inputs, targets = shifted_tables(arrays["sales"][rows])
+            self.datasets[split] = TensorBatches(torch.from_numpy(inputs.copy()), torch.from_numpy(targets.copy()))
+        self.datasets["predict"] = TensorBatches(torch.from_numpy(arrays["sales"]))
 
     def load(self) -> Arrays:
         """Product codes, sales and the validation mask, from the cache or read and stored there."""
@@ -134,34 +140,14 @@ class WeeklySalesDataModule(pl.LightningDataModule):
         std = float(inputs.std())
         return {"series_mean": float(inputs.mean()), "series_std": std if std > 0 else 1.0}
 
-    def _sequences(self, valid: bool) -> TensorBatches:
-        arrays = self.load()
-        inputs, targets = shifted_tables(arrays["sales"][arrays["is_valid"] == valid])
-        return TensorBatches(torch.from_numpy(np.ascontiguousarray(inputs)), torch.from_numpy(targets.copy()))
-
-    def train_dataloader(self) -> DataLoader:
-        data = self._sequences(valid=False)
-        return tensor_loader(
-            data,
-            self.batch_size,
-            shuffle=True,
-            trainer=self.trainer,
-            seed=self.seed,
-            num_workers=self.num_workers,
-            drop_last=len(data) > self.batch_size,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return tensor_loader(self._sequences(valid=True), self.batch_size * 4, shuffle=False, trainer=self.trainer)
-
     def predict_dataloader(self) -> DataLoader:
-        sales = torch.from_numpy(self.load()["sales"])
-        return tensor_loader(TensorBatches(sales), self.batch_size * 4, shuffle=False)
+        return self.evaluation_loader("predict", sharded=False)
 
     def valid_series(self, n: int = 5) -> tuple[list[str], torch.Tensor, torch.Tensor]:
         """The first ``n`` validation products: their codes, inputs and targets (for a plot)."""
-        arrays = self.load()
-        inputs, targets = self._sequences(valid=True)[torch.arange(min(n, int(arrays["is_valid"].sum())))]
+        self.setup("fit")
+        arrays, valid = self.load(), self.datasets["valid"]
+        inputs, targets = valid[torch.arange(min(n, len(valid)))]
         return arrays["products"][arrays["is_valid"]][:n].tolist(), inputs, targets
 
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:

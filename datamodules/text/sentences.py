@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
-from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.files import DataError, require_file
 from datamodules.samples.text import write_sentences_sample
 from datamodules.source import DataSource
@@ -58,7 +56,7 @@ def workshop_tokens(sentence: str) -> list[str]:
     return PUNCTUATION.sub("", sentence.lower()).split()
 
 
-class SentenceDataModule(pl.LightningDataModule):
+class SentenceDataModule(InMemoryDataModule):
     """Every ``*_labelled.txt`` in ``data_dir`` (or ``files``; without either, the built-in sample).
 
     ``tokenizer`` is ``workshop`` (lowercase, no punctuation) or ``spacy`` (the project's tokenizer with the
@@ -145,18 +143,3 @@ class SentenceDataModule(pl.LightningDataModule):
         """The vocabulary size and the padding index, for the embedding."""
         self.setup("fit")
         return {"vocab_sz": len(self.itos), "pad_idx": 0}
-
-    def train_dataloader(self) -> DataLoader:
-        data = self.datasets["train"]
-        return tensor_loader(
-            data,
-            self.batch_size,
-            shuffle=True,
-            trainer=self.trainer,
-            seed=self.seed,
-            num_workers=self.num_workers,
-            drop_last=len(data) > self.batch_size,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return tensor_loader(self.datasets["valid"], self.batch_size * 4, shuffle=False, trainer=self.trainer)
