@@ -13,7 +13,9 @@ MNIST: the 60,000 training images less a 10% validation split (val accuracy; the
 workshop's; weekly sales: the workshop's UCI file, a seeded 20% of the products
 held out, val MSE beside the "same as last week" forecast's on the same weeks; characters: Alice in
 Wonderland, the last 10% held out, val loss in nats per character; sentences: the Amazon file, a seeded 20%
-held out, val accuracy.
+held out, val accuracy; CIFAR-10: the python batches (or the JPEG tree), 20% of the training images held
+out, test accuracy (``cifar10_workshop_sample``: the same rows on the built-in sample, which is all this
+machine has).
 """
 
 from __future__ import annotations
@@ -47,7 +49,27 @@ CREDIT_AS_NUMBERS = (
 )
 
 
-FAMILIES: dict[str, tuple[str, list[Row]]] = {
+CIFAR10_WORKSHOP = [
+    Row("cifar10_workshop", ("test/acc", "val/acc"), 0.72, "workshop 4.01: 3 convs + max-pools, 640-100-10, Adam"),
+    Row(
+        "cifar10_workshop",
+        ("test/acc", "val/acc"),
+        0.75,
+        "workshop 4.02: + flips, grayscale",
+        ("data.augment=[flip,grayscale]",),
+    ),
+    Row(
+        "cifar10_workshop",
+        ("test/acc", "val/acc"),
+        0.78,
+        "workshop 4.03: + BatchNorm",
+        ("data.augment=[flip,grayscale]", "model.batch_norm=true"),
+    ),
+    Row("cifar10_cnn", ("test/acc", "val/acc"), None, "our default: wider BN CNN, crops and flips, one-cycle"),
+]
+
+# a family's folder under --data-root; None: the built-in sample
+FAMILIES: dict[str, tuple[str | None, list[Row]]] = {
     "movielens": (
         "movielens/ml-latest-small",
         [
@@ -140,13 +162,16 @@ FAMILIES: dict[str, tuple[str, list[Row]]] = {
         "workshop",
         [Row("somerville", ("train/loss", "val/loss"), 0.24, "workshop 1.01: Linear(6, 1) + Sigmoid, MSE, Adam 0.01")],
     ),
+    "cifar10_workshop": ("cifar10", CIFAR10_WORKSHOP),
+    "cifar10_workshop_sample": (None, CIFAR10_WORKSHOP),
 }
 
 
-def train(row: Row, data_dir: Path, seed: int, out: Path, cache: Path) -> tuple[dict[str, float], float]:
-    """One run of the row's task on ``data_dir``: its final metrics and its seconds."""
-    overrides = [f"data.data_dir={data_dir}", f"seed={seed}", "trainer.enable_progress_bar=false"]
-    cfg = compose_task(row.task, [*overrides, *row.overrides], run_dir=out / f"{row.task}-{seed}", cache_dir=cache)
+def train(row: Row, data_dir: Path | None, seed: int, run_dir: Path, cache: Path) -> tuple[dict[str, float], float]:
+    """One run of the row's task on ``data_dir`` (or its built-in sample): its final metrics and its seconds."""
+    overrides = [f"seed={seed}", "trainer.enable_progress_bar=false"]
+    overrides += [f"data.data_dir={data_dir}"] if data_dir is not None else []
+    cfg = compose_task(row.task, [*overrides, *row.overrides], run_dir=run_dir, cache_dir=cache)
     start = time.perf_counter()
     metrics = run(cfg)
     return metrics, time.perf_counter() - start
@@ -181,12 +206,13 @@ def main() -> None:
     lines = []
     for family in args.families:
         folder, rows = FAMILIES[family]
-        data_dir = args.data_root / folder
-        if not data_dir.is_dir():
+        data_dir = args.data_root / folder if folder is not None else None
+        if data_dir is not None and not data_dir.is_dir():
             print(f"{family}: no data at {data_dir}, skipped")
             continue
-        for row in rows:
-            results = [train(row, data_dir, seed, args.out, args.cache_dir) for seed in args.seeds]
+        for i, row in enumerate(rows):
+            runs = [(seed, args.out / family / f"{i}-{row.task}-{seed}") for seed in args.seeds]
+            results = [train(row, data_dir, seed, run_dir, args.cache_dir) for seed, run_dir in runs]
             lines.append(report(row, [m for m, _ in results], [s for _, s in results]))
             print(lines[-1], flush=True)
     print("\n".join(["", f"seeds {args.seeds}", *lines]))

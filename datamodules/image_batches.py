@@ -1,8 +1,8 @@
 """The shared half of the image data modules: augmentation and normalization of whole batches on their device.
 
 Every batch is ``(uint8 images, labels, index)``; ``on_after_batch_transfer`` augments the training
-batches on tensors (random crop with padding, horizontal flip) and normalizes all of them. A
-training image's crop and flip are a function of (seed, epoch, its row), so a run resumed mid-epoch,
+batches on tensors (random crop with padding, horizontal flip, grayscale) and normalizes all of them. A
+training image's crop, flip and grayscale are a function of (seed, epoch, its row), so a run resumed mid-epoch,
 or run on any number of ranks, augments every image as one uninterrupted process does.
 """
 
@@ -20,7 +20,11 @@ import torch.nn.functional as F
 
 from datamodules.source import DataSource
 
-AUGMENTATIONS = ("crop", "flip")
+AUGMENTATIONS = ("crop", "flip", "grayscale")
+GRAYSCALE_P = 0.1
+"""The share of training images turned gray by ``grayscale`` (the workshop's ``RandomGrayscale(0.1)``)."""
+# ITU-R BT.601 luma weights of red, green and blue (what PIL's and torchvision's grayscale use)
+LUMA = (0.299, 0.587, 0.114)
 
 
 def random_crop(images: torch.Tensor, pad: int, shifts: torch.Tensor | None = None) -> torch.Tensor:
@@ -48,13 +52,26 @@ def random_flip(images: torch.Tensor, flips: torch.Tensor | None = None) -> torc
     return torch.where(flips[:, None, None, None], images.flip(-1), images)
 
 
-def epoch_draws(n_rows: int, pad: int, seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every training row's crop corner (N, 2) and flip (N,) in ``epoch``, seeded by (seed, epoch) alone:
-    no generator state to save, and the same draws on every rank."""
+def random_grayscale(images: torch.Tensor, grays: torch.Tensor | None = None) -> torch.Tensor:
+    """Each RGB image replaced by its luma in all three channels where ``grays`` (N,) is true; without it,
+    with probability ``GRAYSCALE_P``. Images of one channel are returned as they are."""
+    if images.shape[1] != 3:
+        return images
+    if grays is None:
+        grays = torch.rand(len(images), device=images.device) < GRAYSCALE_P
+    weights = torch.tensor(LUMA, device=images.device).view(1, 3, 1, 1)
+    luma = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(images.dtype)
+    return torch.where(grays[:, None, None, None], luma.expand_as(images), images)
+
+
+def epoch_draws(n_rows: int, pad: int, seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every training row's crop corner (N, 2), flip (N,) and grayscale (N,) in ``epoch``, seeded by
+    (seed, epoch) alone: no generator state to save, and the same draws on every rank."""
     rng = np.random.default_rng([seed, epoch])
     shifts = torch.from_numpy(rng.integers(0, 2 * pad + 1, (n_rows, 2)))
     flips = torch.from_numpy(rng.random(n_rows) < 0.5)
-    return shifts, flips
+    grays = torch.from_numpy(rng.random(n_rows) < GRAYSCALE_P)
+    return shifts, flips, grays
 
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list[float]]:
@@ -107,7 +124,7 @@ class ImageBatches(pl.LightningDataModule):
         self.channels = 0
         self.image_size = 0
         self.n_train = 0
-        self._draws: tuple[tuple[int, torch.device], torch.Tensor, torch.Tensor] | None = None
+        self._draws: tuple[tuple[int, torch.device], torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def folder(self) -> Path:
@@ -129,13 +146,15 @@ class ImageBatches(pl.LightningDataModule):
         (``epoch_draws``), or without rows fresh draws from torch's global generator."""
         if not self.augment:
             return images
-        shifts = flips = None
+        shifts = flips = grays = None
         if rows is not None:
-            shifts, flips = (draws[rows] for draws in self._epoch_draws(epoch, images.device))
+            shifts, flips, grays = (draws[rows] for draws in self._epoch_draws(epoch, images.device))
         if "crop" in self.augment:
             images = random_crop(images, self.pad, shifts)
         if "flip" in self.augment:
             images = random_flip(images, flips)
+        if "grayscale" in self.augment:
+            images = random_grayscale(images, grays)
         return images
 
     def _epoch_draws(self, epoch: int, device: torch.device) -> tuple[torch.Tensor, ...]:

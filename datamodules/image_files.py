@@ -1,4 +1,5 @@
-"""Reading the image datasets' own file formats: MNIST's IDX files and CIFAR-10's pickled python batches.
+"""Reading the image datasets' own file formats: MNIST's IDX files, CIFAR-10's pickled python batches, and
+a ``train/<class>/``, ``test/<class>/`` tree of equal-size images (CIFAR-10 as the workshop's JPEGs).
 
 Pure file reading (numpy arrays out, no torch or Lightning), so the formats can be checked on their
 own; every malformed file raises a ``DataError`` that names it and says what was expected.
@@ -15,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from datamodules.files import DataError, require_file
 
@@ -151,7 +153,8 @@ def find_cifar10(data_dir: Path) -> Path:
             return folder
     raise DataError(
         f"no CIFAR-10 batches in {data_dir}: expected {', '.join(CIFAR_TRAIN_BATCHES)}, {CIFAR_TEST_BATCH} and "
-        f"batches.meta there or in its cifar-10-batches-py/ (unpack cifar-10-python.tar.gz)"
+        f"batches.meta there or in its cifar-10-batches-py/ (unpack cifar-10-python.tar.gz), or the images as "
+        f"train/<class>/*.jpg and test/<class>/*.jpg"
     )
 
 
@@ -167,3 +170,70 @@ def read_cifar10(folder: Path) -> dict[str, np.ndarray | list[str]]:
         "test_y": test_y,
         "classes": [n.decode() if isinstance(n, bytes) else str(n) for n in names],
     }
+
+
+# ---------------------------------------------------------------- a tree of equal-size images
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+
+
+def is_image_tree(folder: Path) -> bool:
+    """True when ``folder`` has the ``train/`` and ``test/`` folders of ``read_image_tree``."""
+    return (folder / "train").is_dir() and (folder / "test").is_dir()
+
+
+def tree_files(folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
+    """The class names (the sorted class folders of ``train/``) and (file, label) of every image under
+    ``train/`` and ``test/``, sorted; ``test/`` may hold only the training classes."""
+    classes = sorted(p.name for p in (folder / "train").iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{folder / 'train'} has no class subfolders: expected train/<class>/<image>.jpg")
+    files = {}
+    for split in ("train", "test"):
+        unknown = sorted({p.name for p in (folder / split).iterdir() if p.is_dir()} - set(classes))
+        if unknown:
+            raise DataError(
+                f"{folder / split} has class folder(s) {', '.join(unknown)} that train/ lacks; "
+                f"the training classes are {', '.join(classes)}"
+            )
+        files[split] = [
+            (path, label)
+            for label, name in enumerate(classes)
+            for path in sorted((folder / split / name).glob("*"))
+            if path.suffix.lower() in IMAGE_SUFFIXES
+        ]
+        if not files[split]:
+            raise DataError(f"{folder / split} holds no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    return classes, files
+
+
+def read_image(path: Path) -> np.ndarray:
+    """One image file as RGB, (3, H, W) uint8."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"{path} cannot be read as an image ({e}); remove or replace the file") from None
+
+
+def read_image_tree(folder: Path) -> dict[str, np.ndarray | list[str]]:
+    """Train and test images (N, 3, H, W) uint8 and labels of a ``tree_files`` tree, and its class names.
+
+    Every image must have the first one's size: this reader keeps the pixels as they are (CIFAR-10's
+    32 x 32); ``ImageFolderDataModule`` resizes a tree of mixed sizes.
+    """
+    classes, files = tree_files(folder)
+    first = files["train"][0][0]
+    shape = read_image(first).shape
+    arrays: dict[str, np.ndarray | list[str]] = {"classes": classes}
+    for split, items in files.items():
+        images = [read_image(path) for path, _ in items]
+        for (path, _), image in zip(items, images, strict=True):
+            if image.shape != shape:
+                raise DataError(
+                    f"{path} is {image.shape[2]} x {image.shape[1]} pixels but {first} is {shape[2]} x {shape[1]}: "
+                    f"this data module keeps the images as they are; data=image_folder resizes them"
+                )
+        arrays[f"{split}_x"] = np.stack(images)
+        arrays[f"{split}_y"] = np.array([label for _, label in items], dtype=np.int64)
+    return arrays

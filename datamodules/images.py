@@ -1,8 +1,8 @@
-"""Image classification data: MNIST (IDX files), CIFAR-10 (python batches) and any image-folder tree.
+"""Image classification data: MNIST (IDX files), CIFAR-10 (python batches or a JPEG tree) and any image-folder tree.
 
 Every batch is ``(images, labels, index)``: uint8 images until the batch is on its device, where
 ``on_after_batch_transfer`` augments the training batches on tensors (random crop with padding,
-horizontal flip) and normalizes all of them (``datamodules.image_batches``); ``index`` is each
+horizontal flip, grayscale) and normalizes all of them (``datamodules.image_batches``); ``index`` is each
 image's row in its split, which lets a model cache per-image features (see
 ``BackboneModule(precompute=True)``). MNIST and CIFAR-10 live in memory as one uint8 tensor and a
 batch is one indexing of it (their files are read by ``datamodules.image_files``); image folders are
@@ -12,15 +12,25 @@ decoded per batch by torchvision (``datamodules.image_folder``). Every loader is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from datamodules.batching import TensorBatches, tensor_loader
+from datamodules.cache import cached, file_fingerprint
 from datamodules.files import DataError
 from datamodules.image_batches import ImageBatches, channel_stats
-from datamodules.image_files import find_cifar10, find_mnist, read_cifar10, read_mnist_split
+from datamodules.image_files import (
+    find_cifar10,
+    find_mnist,
+    is_image_tree,
+    read_cifar10,
+    read_image_tree,
+    read_mnist_split,
+    tree_files,
+)
 from datamodules.image_folder import ImageFolderDataModule
 from datamodules.samples.images import write_cifar10_sample, write_mnist_sample
 from datamodules.source import DataSource
@@ -132,9 +142,11 @@ class MNISTDataModule(InMemoryImages):
 
 
 class CIFAR10DataModule(InMemoryImages):
-    """CIFAR-10 from its python batches (``cifar-10-batches-py/``), or the built-in sample in that format.
+    """CIFAR-10 from its python batches (``cifar-10-batches-py/``), or the built-in sample in that format;
+    or the same images as files, ``train/<class>/*.jpg`` and ``test/<class>/*.jpg`` (the workshop's copy).
 
-    The five data batches are split into training and validation sets; ``test_batch`` is the test set.
+    The five data batches (or ``train/``) are split into training and validation sets; ``test_batch``
+    (or ``test/``) is the test set. A tree's decoded pixels are cached, keyed by its files.
     """
 
     sample_name = "cifar10-v1"
@@ -142,7 +154,19 @@ class CIFAR10DataModule(InMemoryImages):
     write_sample = staticmethod(write_cifar10_sample)
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-        data = read_cifar10(find_cifar10(self.folder))
+        folder = self.folder
+        data = self._read_tree(folder) if is_image_tree(folder) else read_cifar10(find_cifar10(folder))
         n_classes = int(max(data["train_y"].max(), data["test_y"].max())) + 1
         classes = data["classes"] if len(data["classes"]) >= n_classes else [str(i) for i in range(n_classes)]
         return data["train_x"], data["train_y"], data["test_x"], data["test_y"], classes
+
+    def _read_tree(self, folder: Path) -> dict:
+        _, files = tree_files(folder)
+        settings = {"files": [file_fingerprint(path) for items in files.values() for path, _ in items]}
+
+        def build() -> tuple[dict[str, np.ndarray], dict]:
+            data = read_image_tree(folder)
+            return {k: v for k, v in data.items() if k != "classes"}, {"classes": data["classes"]}
+
+        arrays, meta = cached(self.source.cache_dir, "image_tree", settings, build)
+        return {**arrays, **meta}

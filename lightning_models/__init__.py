@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         LogisticRegression,
         LogisticRegressionModule,
         SimpleCNN,
+        WorkshopCNNModule,
     )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "TabularModule",
     "TabularNet",
     "TextClassifier",
+    "WorkshopCNNModule",
     "exp_rmspe",
 ]
 
@@ -66,6 +68,7 @@ __getattr__, __dir__ = lazy_exports(
             "LogisticRegression",
             "LogisticRegressionModule",
             "SimpleCNN",
+            "WorkshopCNNModule",
         ],
     },
 )

@@ -13,7 +13,14 @@ import torch
 from PIL import Image
 
 from datamodules import CIFAR10DataModule, DataError, ImageFolderDataModule, MNISTDataModule
-from datamodules.image_batches import channel_stats, random_crop, random_flip
+from datamodules.image_batches import (
+    GRAYSCALE_P,
+    channel_stats,
+    epoch_draws,
+    random_crop,
+    random_flip,
+    random_grayscale,
+)
 from datamodules.image_files import read_cifar_batch, read_idx
 
 
@@ -117,6 +124,47 @@ def write_folder(root: Path, layout: dict[str, dict[str, int]]) -> None:
                 Image.new("RGB", (40 + i, 30), colour).save(root / split / name / f"{i}.{'png' if i % 2 else 'jpg'}")
 
 
+def write_cifar_tree(root: Path, layout: dict[str, dict[str, int]], size: int = 8) -> dict[str, np.ndarray]:
+    """split -> class -> number of random PNG images of ``size`` pixels; the images of each split, in file order."""
+    rng = np.random.default_rng(0)
+    images = {}
+    for split, classes in layout.items():
+        pixels = []
+        for name, n in classes.items():
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels.append(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+                Image.fromarray(pixels[-1]).save(root / split / name / f"{i:03d}.png")
+        images[split] = np.stack(pixels).transpose(0, 3, 1, 2)
+    return images
+
+
+def cache_entries(folder: Path) -> list[Path]:
+    return [entry for entry in folder.iterdir() if entry.is_dir()]
+
+
+def test_cifar_module_reads_the_workshops_tree_of_images_exactly_and_caches_it(tmp_path):
+    written = write_cifar_tree(tmp_path / "tree", {"train": {"cat": 6, "ship": 4}, "test": {"ship": 3}})
+    (tmp_path / "tree" / "train" / "cat" / "notes.txt").write_text("not an image, not read")
+    dm = CIFAR10DataModule(str(tmp_path / "tree"), valid_pct=0.2, cache_dir=str(tmp_path / "cache"))
+    dm.setup("fit")
+    assert dm.describe() == {"n_classes": 2, "channels": 3, "image_size": 8}
+    assert dm.classes == ["cat", "ship"]
+    train, valid = torch.cat([dm.splits["train"][0], dm.splits["valid"][0]]), dm.splits["valid"][0]
+    assert len(dm.splits["train"][0]) == 8 and len(valid) == 2
+    assert sorted(map(bytes, train.numpy())) == sorted(map(bytes, written["train"]))
+    assert torch.equal(dm.splits["test"][0], torch.from_numpy(written["test"]))
+    assert dm.splits["test"][1].tolist() == [1, 1, 1]
+    assert len(cache_entries(tmp_path / "cache" / "image_tree")) == 1
+    again = CIFAR10DataModule(str(tmp_path / "tree"), valid_pct=0.2, cache_dir=str(tmp_path / "cache"))
+    again.setup("fit")
+    assert torch.equal(again.splits["train"][0], dm.splits["train"][0])
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).convert("RGB").save(tmp_path / "tree/test/ship/new.jpg")
+    grown = CIFAR10DataModule(str(tmp_path / "tree"), cache_dir=str(tmp_path / "cache"))
+    grown.setup("fit")
+    assert len(grown.splits["test"][0]) == 4 and len(cache_entries(tmp_path / "cache" / "image_tree")) == 2
+
+
 def test_image_folder_with_valid_and_test_folders(tmp_path):
     write_folder(tmp_path, {"train": {"cat": 5, "dog": 4}, "valid": {"cat": 2, "dog": 2}, "test": {"dog": 3}})
     dm = ImageFolderDataModule(str(tmp_path), image_size=24, batch_size=4)
@@ -163,10 +211,33 @@ def test_random_flip_mirrors_about_half_the_images():
     assert 70 < sum(mirrored) < 130
 
 
+def test_random_grayscale_gives_the_luma_of_about_a_tenth_of_the_images():
+    images = torch.tensor([200, 100, 50], dtype=torch.uint8).view(1, 3, 1, 1).expand(2, 3, 2, 2)
+    gray = random_grayscale(images, torch.tensor([True, False]))
+    assert gray[0].unique().tolist() == [124]  # 0.299 * 200 + 0.587 * 100 + 0.114 * 50 = 124.2
+    assert torch.equal(gray[1], images[1])
+    one_channel = torch.randint(0, 256, (4, 1, 3, 3), dtype=torch.uint8)
+    assert torch.equal(random_grayscale(one_channel, torch.ones(4, dtype=torch.bool)), one_channel)
+    torch.manual_seed(0)
+    colourful = torch.randint(0, 256, (2000, 3, 2, 2), dtype=torch.uint8)
+    turned = (random_grayscale(colourful) != colourful).flatten(1).any(1).float().mean().item()
+    assert turned == pytest.approx(GRAYSCALE_P, abs=0.02)
+
+
+def test_the_grayscale_draws_leave_the_crops_and_flips_of_a_seed_as_they_were():
+    """Runs from before the grayscale augmentation existed see the same crops and flips."""
+    shifts, flips, grays = epoch_draws(1000, pad=4, seed=3, epoch=2)
+    rng = np.random.default_rng([3, 2])
+    assert torch.equal(shifts, torch.from_numpy(rng.integers(0, 9, (1000, 2))))
+    assert torch.equal(flips, torch.from_numpy(rng.random(1000) < 0.5))
+    assert grays.float().mean().item() == pytest.approx(GRAYSCALE_P, abs=0.03)
+
+
 def test_training_augmentation_is_a_function_of_seed_epoch_and_row(tmp_path):
-    """What a resumed run, or another number of ranks, needs: an image's crop and flip do not depend on its batch."""
-    write_mnist_files(tmp_path, 50, 10, compress=False)
-    dm = MNISTDataModule(str(tmp_path), augment=["crop", "flip"], pad=3, seed=5)
+    """What a resumed run, or another number of ranks, needs: an image's crop, flip and grayscale do not depend
+    on its batch."""
+    write_cifar_tree(tmp_path, {"train": {"a": 25, "b": 25}, "test": {"a": 2}})
+    dm = CIFAR10DataModule(str(tmp_path), augment=["crop", "flip", "grayscale"], pad=3, seed=5)
     dm.setup("fit")
     images = dm.splits["train"][0]
     rows = torch.arange(len(images))
@@ -174,7 +245,7 @@ def test_training_augmentation_is_a_function_of_seed_epoch_and_row(tmp_path):
     part = dm.augment_batch(images[[7, 3]], torch.tensor([7, 3]), epoch=1)
     assert torch.equal(part, whole[[7, 3]])
     assert not torch.equal(dm.augment_batch(images, rows, epoch=2), whole)
-    again = MNISTDataModule(str(tmp_path), augment=["crop", "flip"], pad=3, seed=5)
+    again = CIFAR10DataModule(str(tmp_path), augment=["crop", "flip", "grayscale"], pad=3, seed=5)
     again.setup("fit")
     assert torch.equal(again.augment_batch(images, rows, epoch=1), whole)
 
@@ -212,6 +283,17 @@ def cifar_with(tmp_path: Path, batch: object) -> CIFAR10DataModule:
         write_cifar_batch(root / name, np.zeros((2, 3072), dtype=np.uint8), [0, 1])
     (root / "data_batch_2").write_bytes(pickle.dumps(batch, protocol=2))
     return CIFAR10DataModule(str(tmp_path))
+
+
+def cifar_tree_with(tmp_path: Path, name: str, image: Image.Image | None) -> CIFAR10DataModule:
+    """A small tree with ``name`` added (or overwritten by text when ``image`` is None)."""
+    write_cifar_tree(tmp_path, {"train": {"a": 2, "b": 2}, "test": {"a": 1}})
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    if image is None:
+        (tmp_path / name).write_text("not an image")
+    else:
+        image.save(tmp_path / name)
+    return CIFAR10DataModule(str(tmp_path), cache_dir=str(tmp_path / "cache"))
 
 
 def folder_with(tmp_path: Path, layout: dict, broken: str | None = None) -> ImageFolderDataModule:
@@ -264,6 +346,18 @@ BAD_INPUTS = {
         lambda tmp: CIFAR10DataModule(str(tmp)).setup("fit"),
         r"no CIFAR-10 batches in .*: expected data_batch_1, .* \(unpack cifar-10-python.tar.gz\)",
     ),
+    "image tree of mixed sizes": (
+        lambda tmp: cifar_tree_with(tmp, "test/a/big.png", Image.new("RGB", (9, 8))).setup("fit"),
+        r"big.png is 9 x 8 pixels but .*000.png is 8 x 8: .* data=image_folder resizes them",
+    ),
+    "image tree test class unknown to train/": (
+        lambda tmp: cifar_tree_with(tmp, "test/zebra/0.png", Image.new("RGB", (8, 8))).setup("fit"),
+        r"test has class folder\(s\) zebra that train/ lacks; the training classes are a, b",
+    ),
+    "image tree with an unreadable image": (
+        lambda tmp: cifar_tree_with(tmp, "train/b/000.png", None).setup("fit"),
+        r"000.png cannot be read as an image .*; remove or replace the file",
+    ),
     "image folder without train/": (
         lambda tmp: folder_with(tmp, {"valid": {"cat": 1}}).setup("fit"),
         r"no train/ folder in .*: expected train/<class>/<image>.jpg",
@@ -282,7 +376,7 @@ BAD_INPUTS = {
     ),
     "unknown augmentation": (
         lambda tmp: MNISTDataModule(augment=["rotate"]),
-        r"unknown augmentation\(s\) \['rotate'\]: choose from crop, flip",
+        r"unknown augmentation\(s\) \['rotate'\]: choose from crop, flip, grayscale",
     ),
 }
 

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_models import BackboneModule, HandLogisticRegression, LogisticRegression
-from lightning_models.vision import classifier_head
+from lightning_models.vision import WorkshopCNN, classifier_head
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +216,27 @@ def test_cnn_learns_the_digit_sample(run_task):
 def test_cnn_learns_the_cifar_format_sample(run_task):
     metrics = run_task("cifar10_cnn", "trainer.max_epochs=2", "data.batch_size=32", "+trainer.limit_train_batches=20")
     assert metrics["test/acc"] > 0.25
+
+
+@pytest.mark.parametrize("batch_norm, n_params", [(False, 74450), (True, 74790)])
+def test_the_workshop_cnn_has_the_workshops_layers(batch_norm, n_params):
+    """conv 3->10->20->40 (280 + 1820 + 7240 weights), 640 -> 100 -> 10 (64100 + 1010); BatchNorm adds 2 per channel."""
+    net = WorkshopCNN(channels=3, n_classes=10, image_size=32, batch_norm=batch_norm)
+    assert sum(p.numel() for p in net.parameters()) == n_params
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(640, 100), (100, 10)]
+    assert [m.p for m in net.modules() if isinstance(m, nn.Dropout)] == [0.2, 0.2]
+    out = net.eval()(torch.randn(5, 3, 32, 32))
+    assert out.shape == (5, 10) and torch.allclose(out.exp().sum(1), torch.ones(5))
+    with pytest.raises(ValueError, match="3 max-pools halve 4-pixel images to nothing"):
+        WorkshopCNN(channels=3, n_classes=10, image_size=4)
+
+
+def test_the_workshop_cnn_with_its_augmentation_and_batch_norm_learns_the_cifar_format_sample(run_task):
+    metrics = run_task(
+        "cifar10_workshop", "trainer.max_epochs=4", "data.augment=[flip,grayscale]", "model.batch_norm=true"
+    )
+    assert metrics["test/acc"] > 0.3  # chance: 0.1
 
 
 def test_backbone_head_learns_the_image_folder_sample_on_precomputed_features(run_task, resnet18_weights):

@@ -1,4 +1,4 @@
-"""Image classifiers: logistic regression, a small CNN, a head on a torchvision backbone.
+"""Image classifiers: logistic regression, a small CNN, the workshop's CNN, a head on a torchvision backbone.
 
 Each name is imported at its first use: the nets on the pixels need no torchvision.
 """
@@ -18,8 +18,20 @@ if TYPE_CHECKING:
         feature_channels,
         load_body_weights,
     )
-    from lightning_models.vision.modules import BackboneModule, CNNModule, LogisticRegressionModule, VisionModule
-    from lightning_models.vision.nets import HandLogisticRegression, LogisticRegression, SimpleCNN, conv_bn_relu
+    from lightning_models.vision.modules import (
+        BackboneModule,
+        CNNModule,
+        LogisticRegressionModule,
+        VisionModule,
+        WorkshopCNNModule,
+    )
+    from lightning_models.vision.nets import (
+        HandLogisticRegression,
+        LogisticRegression,
+        SimpleCNN,
+        WorkshopCNN,
+        conv_bn_relu,
+    )
 
 __all__ = [
     "BackboneModule",
@@ -32,6 +44,8 @@ __all__ = [
     "LogisticRegressionModule",
     "SimpleCNN",
     "VisionModule",
+    "WorkshopCNN",
+    "WorkshopCNNModule",
     "classification_models",
     "classifier_head",
     "conv_bn_relu",
@@ -53,7 +67,7 @@ __getattr__, __dir__ = lazy_exports(
             "feature_channels",
             "load_body_weights",
         ],
-        ".modules": ["BackboneModule", "CNNModule", "LogisticRegressionModule", "VisionModule"],
-        ".nets": ["HandLogisticRegression", "LogisticRegression", "SimpleCNN", "conv_bn_relu"],
+        ".modules": ["BackboneModule", "CNNModule", "LogisticRegressionModule", "VisionModule", "WorkshopCNNModule"],
+        ".nets": ["HandLogisticRegression", "LogisticRegression", "SimpleCNN", "WorkshopCNN", "conv_bn_relu"],
     },
 )

@@ -1,4 +1,4 @@
-"""The image LightningModules: logistic regression, the small CNN, a head on a torchvision backbone.
+"""The image LightningModules: logistic regression, the small CNN, the workshop's CNN, a head on a torchvision backbone.
 
 Batches are ``(images, labels, index)`` as the image data modules give them (``index`` is only used
 to cache a frozen body's features).
@@ -15,7 +15,7 @@ from torch import nn
 
 from lightning_models.base import RecipeModule
 from lightning_models.vision.backbone import BackboneNet, FeatureCache
-from lightning_models.vision.nets import HandLogisticRegression, LogisticRegression, SimpleCNN
+from lightning_models.vision.nets import HandLogisticRegression, LogisticRegression, SimpleCNN, WorkshopCNN
 
 
 class VisionModule(RecipeModule):
@@ -100,6 +100,27 @@ class CNNModule(VisionModule):
         self.save_hyperparameters()
         self.net = SimpleCNN(channels, n_classes, widths, depth, p)
         self.use_channels_last()
+
+
+class WorkshopCNNModule(VisionModule):
+    """The PyTorch Workshop's CIFAR-10 CNN (``WorkshopCNN``); Adam at a constant 1e-3 as the workshop trained it."""
+
+    def __init__(
+        self,
+        n_classes: int,
+        channels: int,
+        image_size: int,
+        widths: Sequence[int] = (10, 20, 40),
+        hidden: int = 100,
+        p: float = 0.2,
+        batch_norm: bool = False,
+        optimizer: str = "adam",
+        betas: Sequence[float] = (0.9, 0.999),
+        **optim,
+    ) -> None:
+        super().__init__(n_classes, optimizer=optimizer, betas=betas, **optim)
+        self.save_hyperparameters()
+        self.net = WorkshopCNN(channels, n_classes, image_size, widths, hidden, p, batch_norm)
 
 
 class BackboneModule(VisionModule):
