@@ -2,16 +2,16 @@
 
 Only overrides that shrink the work are added (one epoch of two batches, two Optuna trials, a small
 AWD-LSTM, 64-pixel images); commands that need GPUs or a SLURM cluster are composed as ``train.py`` would, which checks
-every key they set.
+every key they set. The others run in turn in one Python process (``tests/readme_commands.py``), each through
+the entry point its script calls.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from datamodules.samples import (
     write_tabular_sample,
 )
 from fastlightning import config
+from tests.conftest import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = ("train.py", "generate.py")
@@ -70,16 +71,16 @@ def needs_a_cluster(command: str) -> bool:
 
 
 def as_run(command: str) -> list[str]:
-    """The command with this interpreter and the checkout's entry point, shrunk to a few batches."""
+    """The command's script and its arguments, shrunk to a few batches."""
     script, args = entry_point(command)
     if script != "train.py":
-        return [sys.executable, str(ROOT / script), *args]
+        return [script, *args]
     shrink = [*SHRINK, "hydra.sweeper.n_trials=2"] if any("hparams_search=" in a for a in args) else SHRINK
     if any(a in AWD_LSTM_TASKS for a in args):
         shrink = [*shrink, *SMALL_AWD_LSTM]
     if "task=images" in args:
         shrink = [*shrink, SMALL_IMAGES]
-    return [sys.executable, str(ROOT / script), *args, *shrink]
+    return [script, *args, *shrink]
 
 
 @pytest.fixture(scope="module")  # one per run of this file (xdist --dist loadfile keeps a file on one worker)
@@ -115,8 +116,20 @@ def test_readme_command_for_gpus_or_a_cluster_composes(command, tmp_path):
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.accelerator == "gpu"
 
 
+LOCAL_COMMANDS = [c for c in readme_commands() if not needs_a_cluster(c)]
+
+
+@pytest.fixture(scope="module")
+def readme_results(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """What each local command gave, from one run of all of them in their README order."""
+    spec = tmp_path_factory.mktemp("readme_runs") / "spec.json"
+    spec.write_text(json.dumps({"cwd": str(workspace), "commands": {c: as_run(c) for c in LOCAL_COMMANDS}}))
+    run_python("tests/readme_commands.py", str(spec), timeout=1200)
+    return json.loads((spec.parent / "results.json").read_text())
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [c for c in readme_commands() if not needs_a_cluster(c)])
-def test_readme_command_runs_as_typed(command, workspace):
-    result = subprocess.run(as_run(command), cwd=workspace, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+@pytest.mark.parametrize("command", LOCAL_COMMANDS)
+def test_readme_command_runs_as_typed(command, readme_results):
+    result = readme_results[command]
+    assert result["error"] is None, f"{command}: {result['error']}\n{Path(result['log']).read_text()[-4000:]}"
