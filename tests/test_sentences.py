@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from datamodules import DataError
-from datamodules.text import SentenceDataModule
+from datamodules.text import SentenceDataModule, TextClassificationDataModule
+from datamodules.text.readers import Document, LabelledSentences
 from lightning_models.sequence import SentenceLSTM
 
 
@@ -66,4 +67,48 @@ def test_both_poolings_give_one_logit_a_sentence():
 
 def test_the_workshops_lstm_learns_the_sample(run_task):
     metrics = run_task("sentences", "trainer.max_epochs=6")
+    assert metrics["val/acc"] > 0.8  # a tenth of the sample's labels are flipped: 0.9 is the ceiling
+
+
+def test_the_sentences_corpus_reads_every_labelled_file_for_the_ulmfit_classifier(tmp_path):
+    folder = tmp_path / "uci"
+    folder.mkdir()
+    (folder / "amazon_cells_labelled.txt").write_text("Great phone!\t1\n\nBad.\t0\n")
+    (folder / "yelp_labelled.txt").write_text("Tasty food.\t1\n")
+    (folder / "readme.txt").write_text("not read")
+    assert list(LabelledSentences(folder).documents()) == [
+        Document(("Great phone!",), label="1", name="amazon_cells_labelled.txt#0"),
+        Document(("Bad.",), label="0", name="amazon_cells_labelled.txt#1"),
+        Document(("Tasty food.",), label="1", name="yelp_labelled.txt#0"),
+    ]
+    assert len(list(LabelledSentences(folder / "yelp_labelled.txt").documents())) == 1
+    for n in range(3, 8):
+        (folder / "yelp_labelled.txt").write_text(f"Tasty food {n}.\t1\nCold food.\t0\n" * n)
+    dm = TextClassificationDataModule(
+        corpus="sentences", data_dir=str(folder), valid_pct=0.25, min_freq=1, n_workers=1, cache_dir=str(tmp_path)
+    )
+    dm.setup("fit")
+    assert dm.label_names == ["0", "1"] and not dm.has_test_set
+    assert {k: len(v) for k, v in dm.docs.items()} == {"train": 12, "valid": 4, "test": 0}
+    with pytest.raises(DataError, match=r"no \*_labelled.txt file in"):
+        LabelledSentences(tmp_path / "cache")
+
+
+def test_the_ulmfit_classifier_learns_the_sentences_from_a_language_model_of_them(run_task, tmp_path):
+    """ULMFiT's path on the sentences: a language model of the sentences, then the classifier from its encoder."""
+    sizes = ["model.emb_sz=32", "model.n_hid=64", "model.n_layers=2", "data.n_workers=1"]
+    lm_options = [
+        "data.corpus=sentences",
+        "data.batch_size=16",
+        "data.bptt=10",
+        "model.lr=2e-2",
+        "trainer.max_epochs=3",
+    ]
+    run_task("imdb_lm", *sizes, *lm_options, "test=false", run_dir=tmp_path / "lm")
+    metrics = run_task(
+        "sentences_ulmfit",
+        *sizes,
+        f"model.encoder_path={tmp_path / 'lm' / 'encoder.pt'}",
+        f"data.vocab_path={tmp_path / 'lm' / 'vocab.json'}",
+    )
     assert metrics["val/acc"] > 0.8  # a tenth of the sample's labels are flipped: 0.9 is the ceiling

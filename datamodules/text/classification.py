@@ -107,16 +107,17 @@ class SortishSampler(ResumableSampler):
 
 
 class TextClassificationDataModule(CorpusDataModule):
-    """Labelled documents of a corpus (``corpus``: imdb, arxiv, folder, csv) for a text classifier.
+    """Labelled documents of a corpus (``corpus``: imdb, arxiv, folder, csv, sentences) for a text classifier.
 
     IMDB: neg/pos (unsup excluded); arXiv: the first (main) category; folders: the subfolder; CSV: the
-    ``label_col`` with ``text_cols`` as fields. With ``data_dir=None`` the built-in sample is used.
-    The vocabulary is a language model's ``vocab.json`` (``vocab_path``), or else built from the
-    training documents. Validation: the corpus's own split, else ``valid_pct`` of the training
-    documents, or the test documents with ``valid_pct=0`` (as the lesson did). ``max_train_docs`` /
-    ``max_test_docs`` take a seeded random subset of the labelled training documents (before the
-    validation ones are drawn from them) / of the test documents. Documents longer than ``max_len`` tokens keep their
-    last ``max_len``. ``n_workers`` tokenizer processes; ``num_workers`` loader processes.
+    ``label_col`` with ``text_cols`` as fields; sentences: UCI's ``*_labelled.txt`` lines, labels 0/1.
+    With ``data_dir=None`` the built-in sample is used. The vocabulary is a language model's
+    ``vocab.json`` (``vocab_path``), or else built from the training documents. Validation: the
+    corpus's own split, else ``valid_pct`` of the training documents, or the test documents with
+    ``valid_pct=0`` (as the lesson did). ``max_train_docs`` / ``max_test_docs`` take a seeded random
+    subset of the labelled training documents (before the validation ones are drawn from them) / of
+    the test documents. Documents longer than ``max_len`` tokens keep their last ``max_len``.
+    ``n_workers`` tokenizer processes; ``num_workers`` loader processes.
     """
 
     def __init__(
@@ -142,7 +143,9 @@ class TextClassificationDataModule(CorpusDataModule):
         dataset: str | None = None,
     ) -> None:
         if corpus not in CORPORA or corpus == "wikitext":
-            raise ValueError(f"unknown classification corpus {corpus!r}: choose one of imdb, arxiv, folder, csv")
+            raise ValueError(
+                f"unknown classification corpus {corpus!r}: choose one of imdb, arxiv, folder, csv, sentences"
+            )
         check_valid_pct(valid_pct, allow_zero=True)
         super().__init__(
             corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
@@ -233,6 +236,13 @@ class TextClassificationDataModule(CorpusDataModule):
 
     def val_dataloader(self) -> ResumableLoader:
         return self._loader("valid", shuffle=False)
+
+    @property
+    def has_test_set(self) -> bool:
+        """True when the corpus has labelled test documents (IMDB does; UCI's sentences do not)."""
+        if self.vocab is None:
+            self.setup("fit")
+        return bool(len(self.docs["test"]))
 
     def test_dataloader(self) -> ResumableLoader | list:
         return self._loader("test", shuffle=False) if len(self.docs["test"]) else []

@@ -12,10 +12,20 @@ import numpy as np
 
 from datamodules.cache import cached
 from datamodules.files import DataError
-from datamodules.text.readers import SPLITS, Corpus, ImdbFolder, Tables, TextFolder, WikiText, find_table, tables_in
+from datamodules.text.readers import (
+    SPLITS,
+    Corpus,
+    ImdbFolder,
+    LabelledSentences,
+    Tables,
+    TextFolder,
+    WikiText,
+    find_table,
+    tables_in,
+)
 from datamodules.text.tokenize import TokenizerSettings, TokenStream, tokenize_documents
 
-CORPORA = ("imdb", "arxiv", "wikitext", "folder", "csv")
+CORPORA = ("imdb", "arxiv", "wikitext", "folder", "csv", "sentences")
 # bumped whenever what the cache holds changes
 CACHE_FORMAT = 2
 
@@ -59,6 +69,8 @@ def open_corpus(
         return WikiText(data_dir)
     if kind == "folder":
         return TextFolder(data_dir)
+    if kind == "sentences":
+        return LabelledSentences(data_dir)
     if kind == "csv":
         paths = tables_in(data_dir)
         return find_table(paths[0], text_cols, label_col, split_col, [("text",)], ("label",))

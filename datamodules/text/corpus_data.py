@@ -9,12 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 
-from datamodules.samples import write_arxiv_sample, write_imdb_sample, write_wikitext_sample
+from datamodules.samples import write_arxiv_sample, write_imdb_sample, write_sentences_sample, write_wikitext_sample
 from datamodules.source import DataSource
 from datamodules.text.corpora import TokenizedCorpus, open_corpus, tokenize_corpus
 from datamodules.text.vocab import Vocab
 
-SAMPLES = {"imdb": write_imdb_sample, "arxiv": write_arxiv_sample, "wikitext": write_wikitext_sample}
+SAMPLES = {
+    "imdb": write_imdb_sample,
+    "arxiv": write_arxiv_sample,
+    "wikitext": write_wikitext_sample,
+    "sentences": write_sentences_sample,
+}
 # the public dataset data.download=true fetches for a corpus (data.dataset picks another, e.g. wikitext-2)
 DOWNLOADS = {"imdb": "imdb", "wikitext": "wikitext-103"}
 # the built-in sample's folder name under cache_dir/samples (a new version when its generator changes)

@@ -164,7 +164,7 @@ def stream_loader(
 
 
 class LanguageModelDataModule(CorpusDataModule):
-    """The token streams of a corpus for a language model (``corpus``: imdb, arxiv, wikitext, folder, csv).
+    """The token streams of a corpus for a language model (``corpus``: imdb, arxiv, wikitext, folder, csv, sentences).
 
     ``data_dir`` is the corpus as distributed (the ``aclImdb`` tree or an IMDB CSV, the arXiv CSV /
     JSON-lines files, the three WikiText files, a folder of ``.txt`` files, a CSV with ``text_cols``);

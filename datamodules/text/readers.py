@@ -1,5 +1,6 @@
 """Readers of text corpora as distributed (the aclImdb tree, CSV / JSON-lines tables, WikiText, folders
-of .txt files): each reads its files as a stream of documents and knows what identifies their content.
+of .txt files, UCI's labelled sentences): each reads its files as a stream of documents and knows what
+identifies their content.
 
 A corpus yields ``Document``s: the text fields, the split the distribution put it in (``train``,
 ``valid``, ``test``, ``unsup`` or ``""`` when it says nothing), its label (``""`` if none) and a
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from datamodules.cache import file_fingerprint
-from datamodules.files import DataError
+from datamodules.files import DataError, require_file
 
 SPLITS = ("train", "valid", "test", "unsup", "")
 
@@ -263,6 +264,48 @@ class TextFolder(Corpus):
             split = parts[0] if parts and parts[0] in SPLITS else ""
             rest = parts[1:] if split else parts
             yield Document((read_text_file(path),), split, rest[0] if rest else "", str(path.relative_to(self.root)))
+
+
+def read_labelled(path: Path) -> tuple[list[str], list[int]]:
+    """The sentences and their 0/1 labels, or a DataError naming the file and line that is not ``sentence\\t0|1``."""
+    try:
+        text = require_file(path, "a labelled-sentences file").read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not valid utf-8 text ({e.reason} at byte {e.start})") from None
+    sentences, labels = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        sentence, tab, label = line.rpartition("\t")
+        if not tab or label.strip() not in ("0", "1"):
+            raise DataError(
+                f"{path}, line {number}: expected '<sentence><TAB><0 or 1>', got {line[-40:]!r}; "
+                f"every line is a sentence, a tab and its label"
+            )
+        sentences.append(sentence)
+        labels.append(int(label))
+    if not sentences:
+        raise DataError(f"{path} is empty: expected '<sentence><TAB><0 or 1>' lines")
+    return sentences, labels
+
+
+class LabelledSentences(Corpus):
+    """UCI's *Sentiment Labelled Sentences*: every ``*_labelled.txt`` of a folder (or one such file), each
+    line ``<sentence><TAB><0|1>``; the label is "0" or "1" and the files say nothing of splits."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.paths = [data_dir] if data_dir.is_file() else sorted(data_dir.glob("*_labelled.txt"))
+        if not self.paths:
+            raise DataError(f"no *_labelled.txt file in {data_dir}: give the UCI folder or one of its files")
+
+    def key(self) -> dict:
+        return {"sentences": [file_fingerprint(p) for p in self.paths]}
+
+    def documents(self) -> Iterator[Document]:
+        for path in self.paths:
+            sentences, labels = read_labelled(path)
+            for i, (sentence, label) in enumerate(zip(sentences, labels, strict=True)):
+                yield Document((sentence,), label=str(label), name=f"{path.name}#{i}")
 
 
 def tables_in(data_dir: Path) -> list[Path]:

@@ -17,38 +17,16 @@ import numpy as np
 import torch
 
 from datamodules.batching import InMemoryDataModule, TensorBatches
-from datamodules.files import DataError, require_file
+from datamodules.files import DataError
 from datamodules.samples.text import write_sentences_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
+from datamodules.text.readers import read_labelled
 
 SAMPLE_NAME = "sentences-v1"
 PAD, UNK = "xxpad", "xxunk"
 TOKENIZERS = ("workshop", "spacy")
 PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
-
-
-def read_labelled(path: Path) -> tuple[list[str], list[int]]:
-    """The sentences and their 0/1 labels, or a DataError naming the file and line that is not ``sentence\\t0|1``."""
-    try:
-        text = require_file(path, "a labelled-sentences file").read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not valid utf-8 text ({e.reason} at byte {e.start})") from None
-    sentences, labels = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        sentence, tab, label = line.rpartition("\t")
-        if not tab or label.strip() not in ("0", "1"):
-            raise DataError(
-                f"{path}, line {number}: expected '<sentence><TAB><0 or 1>', got {line[-40:]!r}; "
-                f"every line is a sentence, a tab and its label"
-            )
-        sentences.append(sentence)
-        labels.append(int(label))
-    if not sentences:
-        raise DataError(f"{path} is empty: expected '<sentence><TAB><0 or 1>' lines")
-    return sentences, labels
 
 
 def workshop_tokens(sentence: str) -> list[str]:
