@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from datamodules.movielens import MovieLensDataModule
     from datamodules.rossmann import RossmannDataModule
     from datamodules.source import DataSource
+    from datamodules.style_images import StyleImagesDataModule
     from datamodules.tabular import TabularDataModule
     from datamodules.text import LanguageModelDataModule, TextClassificationDataModule
     from datamodules.weekly_sales import WeeklySalesDataModule
@@ -27,6 +28,7 @@ __all__ = [
     "MNISTDataModule",
     "MovieLensDataModule",
     "RossmannDataModule",
+    "StyleImagesDataModule",
     "TabularDataModule",
     "TextClassificationDataModule",
     "WeeklySalesDataModule",
@@ -40,6 +42,7 @@ __getattr__, __dir__ = lazy_exports(
         ".movielens": ["MovieLensDataModule"],
         ".rossmann": ["RossmannDataModule"],
         ".source": ["DataSource"],
+        ".style_images": ["StyleImagesDataModule"],
         ".tabular": ["TabularDataModule"],
         ".text": ["LanguageModelDataModule", "TextClassificationDataModule"],
         ".weekly_sales": ["WeeklySalesDataModule"],

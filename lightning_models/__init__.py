@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from lightning_models.collab import CollabModule, EmbeddingDot, EmbeddingDotBias, EmbeddingNet
     from lightning_models.layers import SparseDropout
     from lightning_models.metrics import ExpRMSPE, exp_rmspe
+    from lightning_models.style_transfer import StyleTransfer
     from lightning_models.tabular import EntityEmbeddings, TabularClassifier, TabularModule, TabularNet
     from lightning_models.text import LanguageModel, TextClassifier
     from lightning_models.vision import (
@@ -43,6 +44,7 @@ __all__ = [
     "RecipeModule",
     "SimpleCNN",
     "SparseDropout",
+    "StyleTransfer",
     "TabularClassifier",
     "TabularModule",
     "TabularNet",
@@ -58,6 +60,7 @@ __getattr__, __dir__ = lazy_exports(
         ".collab": ["CollabModule", "EmbeddingDot", "EmbeddingDotBias", "EmbeddingNet"],
         ".layers": ["SparseDropout"],
         ".metrics": ["ExpRMSPE", "exp_rmspe"],
+        ".style_transfer": ["StyleTransfer"],
         ".tabular": ["EntityEmbeddings", "TabularClassifier", "TabularModule", "TabularNet"],
         ".text": ["LanguageModel", "TextClassifier"],
         ".vision": [

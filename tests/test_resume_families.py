@@ -24,6 +24,7 @@ STOP = ["+callbacks.stop._target_=toy.StopBeforeStep", "+callbacks.stop.step=8"]
         pytest.param("weekly_sales", [], id="series: the RNN forecaster and its loss curve"),
         pytest.param("char_lm", ["data.batch_size=8"], id="characters: the LSTM's hidden state carried mid-epoch"),
         pytest.param("sentences", ["model.dropout=0.3"], id="sentences: the LSTM classifier with dropout"),
+        pytest.param("style_transfer", [], id="style transfer: the image, its start and its Adam state"),
     ],
 )
 def test_stopped_mid_epoch_resumes_to_the_uninterrupted_run(run_task, tmp_path, task, overrides):

@@ -75,7 +75,16 @@ def test_multirun_sweep_makes_one_run_directory_per_value(tmp_path):
         assert (sweep / str(job) / "metrics.json").is_file()
 
 
-WORKSHOP_TASKS = ["weekly_sales", "somerville", "credit_default", "char_lm", "sentences"]
+WORKSHOP_TASKS = [
+    "weekly_sales",
+    "somerville",
+    "credit_default",
+    "char_lm",
+    "sentences",
+    "sentences_ulmfit",
+    "cifar10_workshop",
+    "style_transfer",
+]
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from datamodules.samples.rossmann import (
     write_rossmann_sample,
     write_rossmann_tables,
 )
+from datamodules.samples.style_images import write_style_images_sample
 from datamodules.samples.tabular import (
     TABULAR_CLASSIFICATION_SAMPLE_COLUMNS,
     TABULAR_SAMPLE_COLUMNS,
@@ -69,6 +70,7 @@ __all__ = [
     "write_rossmann_tables",
     "write_sentences_sample",
     "write_story_sample",
+    "write_style_images_sample",
     "write_tabular_sample",
     "write_wikitext_sample",
 ]
