@@ -207,22 +207,26 @@ def tree_files(folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]
     return classes, files
 
 
-def read_image(path: Path) -> np.ndarray:
-    """One image file as RGB, (3, H, W) uint8."""
+def open_rgb(path: str | Path) -> Image.Image:
+    """One image file, decoded as RGB; a file that is not an image is a DataError naming it."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+            return image.convert("RGB")
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"{path} cannot be read as an image ({e}); remove or replace the file") from None
 
 
-def read_image_tree(folder: Path) -> dict[str, np.ndarray | list[str]]:
-    """Train and test images (N, 3, H, W) uint8 and labels of a ``tree_files`` tree, and its class names.
+def read_image(path: Path) -> np.ndarray:
+    """One image file as RGB, (3, H, W) uint8."""
+    return np.asarray(open_rgb(path)).transpose(2, 0, 1)
+
+
+def read_image_tree(classes: list[str], files: dict[str, list[tuple[Path, int]]]) -> dict[str, np.ndarray | list[str]]:
+    """Train and test images (N, 3, H, W) uint8 and labels of what ``tree_files`` found, and the class names.
 
     Every image must have the first one's size: this reader keeps the pixels as they are (CIFAR-10's
     32 x 32); ``ImageFolderDataModule`` resizes a tree of mixed sizes.
     """
-    classes, files = tree_files(folder)
     first = files["train"][0][0]
     shape = read_image(first).shape
     arrays: dict[str, np.ndarray | list[str]] = {"classes": classes}

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.transforms import v2
@@ -15,6 +14,7 @@ from torchvision.transforms import v2
 from datamodules.batching import TensorLoader, tensor_loader
 from datamodules.files import DataError
 from datamodules.image_batches import ImageBatches
+from datamodules.image_files import open_rgb
 from datamodules.samples.images import write_image_folder_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split
@@ -46,12 +46,7 @@ class FolderImages(Dataset):
         return len(self.items)
 
     def decode(self, row: int) -> torch.Tensor:
-        path = self.items[row][0]
-        try:
-            with Image.open(path) as image:
-                return self.transform(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as e:
-            raise DataError(f"{path} cannot be read as an image ({e}); remove or replace the file") from None
+        return self.transform(open_rgb(self.items[row][0]))
 
     def __getitem__(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         images = torch.stack([self.decode(row) for row in rows.tolist()])

@@ -161,11 +161,11 @@ class CIFAR10DataModule(InMemoryImages):
         return data["train_x"], data["train_y"], data["test_x"], data["test_y"], classes
 
     def _read_tree(self, folder: Path) -> dict:
-        _, files = tree_files(folder)
+        classes, files = tree_files(folder)
         settings = {"files": [file_fingerprint(path) for items in files.values() for path, _ in items]}
 
         def build() -> tuple[dict[str, np.ndarray], dict]:
-            data = read_image_tree(folder)
+            data = read_image_tree(classes, files)
             return {k: v for k, v in data.items() if k != "classes"}, {"classes": data["classes"]}
 
         arrays, meta = cached(self.source.cache_dir, "image_tree", settings, build)
