@@ -11,16 +11,19 @@ from torch import nn
 
 from lightning_models.stream_lm import StreamLanguageModel, detached
 from lightning_models.text.awd_lstm import AWDDropouts, State, TiedDecoder, awd_lstm_encoder
+from lightning_models.text.fastai_weights import FastaiPretrained
 from lightning_models.text.transfer import EncoderTransfer
 
 
-class LanguageModel(EncoderTransfer, StreamLanguageModel):
+class LanguageModel(EncoderTransfer, FastaiPretrained, StreamLanguageModel):
     """The AWD-LSTM over a token stream, its hidden state carried across batches (``StreamLanguageModel``).
 
     The loss adds AR (``alpha`` * mean square of the dropped-out last output) and TAR (``beta`` *
     mean square of the step-to-step change of the raw last output), both in float32. ``drop_mult``
     scales all five dropouts. Metrics: ``val/loss``, ``val/ppl`` (exp of the loss), ``val/acc``.
-    With ``encoder_path`` the encoder starts from a trained one (remapped onto this vocabulary).
+    With ``encoder_path`` the encoder starts from a trained one (remapped onto this vocabulary); with
+    ``pretrained_path`` (and ``pretrained_vocab``) the encoder and the decoder's bias start from fastai's
+    published WikiText-103 model (see ``fastai_weights``).
     """
 
     def __init__(
@@ -41,6 +44,8 @@ class LanguageModel(EncoderTransfer, StreamLanguageModel):
         beta: float = 1.0,
         encoder_path: str | None = None,
         encoder_vocab_path: str | None = None,
+        pretrained_path: str | None = None,
+        pretrained_vocab: str | None = None,
         **optim,
     ) -> None:
         super().__init__(**optim)
@@ -78,6 +83,7 @@ class LanguageModel(EncoderTransfer, StreamLanguageModel):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         if stage == "fit":
+            self.load_fastai_pretrained(self.decoder.linear.bias)
             self.load_pretrained_encoder()
 
     @rank_zero_only
