@@ -247,3 +247,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Batches of ``split`` in order; unsharded for prediction, which runs in one process."""
         trainer = self.trainer if sharded else None
         return tensor_loader(self.datasets[split], self.batch_size * 4, shuffle=False, trainer=trainer)
+
+    def report_dataloader(self) -> TensorLoader:
+        """The validation rows in order, in one process: what the reports evaluate."""
+        return self.evaluation_loader("valid", sharded=False)

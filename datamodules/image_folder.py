@@ -174,5 +174,17 @@ class ImageFolderDataModule(ImageBatches):
     def predict_items(self) -> list[str]:
         return [path for path, _ in self.items["predict"]]
 
+    def report_dataloader(self) -> TensorLoader:
+        """The validation images in order, in one process: what the reports evaluate."""
+        return self._loader("valid", shuffle=False, sharded=False)
+
+    def valid_items(self, rows: Sequence[int]) -> list[str]:
+        """The validation images' files."""
+        return [self.items["valid"][i][0] for i in rows]
+
+    def valid_images(self, rows: Sequence[int]) -> torch.Tensor:
+        """The validation images as the model sees them before normalization (resized, centre-cropped)."""
+        return FolderImages(self.items["valid"], self.image_size)[torch.as_tensor(list(rows), dtype=torch.long)][0]
+
     def predict_labels(self) -> list[int]:
         return [label for _, label in self.items["predict"]]

@@ -116,6 +116,17 @@ class InMemoryImages(ImageBatches):
     def predict_items(self) -> list[str]:
         return [f"test/{i}" for i in range(len(self.splits["test"][1]))]
 
+    def report_dataloader(self) -> DataLoader:
+        """The validation images in order, in one process: what the reports evaluate."""
+        return tensor_loader(self._batches("valid"), self.batch_size * 4, shuffle=False)
+
+    def valid_items(self, rows: Sequence[int]) -> list[str]:
+        """``valid/<row>``: the validation images are drawn from the training files, not files of their own."""
+        return [f"valid/{i}" for i in rows]
+
+    def valid_images(self, rows: Sequence[int]) -> torch.Tensor:
+        return self.splits["valid"][0][torch.as_tensor(list(rows), dtype=torch.long)]
+
     def predict_labels(self) -> list[int]:
         return self.splits["test"][1].tolist()
 

@@ -10,6 +10,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.contracts import ItemScores
 from lightning_models.layers import sigmoid_range
 
 ARCHS = ("dot", "dot_bias", "nn")
@@ -152,6 +153,12 @@ class CollabModule(RecipeModule):
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         users, items = batch[:2]
         return self(users, items)
+
+    def score_items(self, batch: tuple[torch.Tensor, ...]) -> ItemScores:
+        """Each pair's predicted rating, rating and squared error, for the reports."""
+        users, items, ratings = batch
+        preds = self(users, items).float()
+        return ItemScores(preds, ratings, (preds - ratings) ** 2)
 
     def item_factors(self) -> torch.Tensor:
         """The learned item embedding matrix (one row per item index)."""

@@ -6,11 +6,12 @@ inheriting anything (``RecipeModule`` meets ``RecipeModel``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 PEAK_LR = "peak_lr"
@@ -35,6 +36,16 @@ class PredictingData(DescribedData, Protocol):
 
     def write_predictions(self, predictions: Sequence[Any], out_dir: str | Path) -> Path:
         """Write what ``Trainer.predict`` returned as the task's file (``predictions.csv``); its path."""
+        ...
+
+
+@runtime_checkable
+class SelfContainedData(DescribedData, Protocol):
+    """A data module whose trained model can be used on new inputs without the training data (``load_run``)."""
+
+    def preprocessing(self) -> Any:
+        """What reading new inputs needs (codes, vocabulary, normalization...), as a ``Preprocessing``
+        whose ``to_dict()`` is plain JSON; the run writes it as ``preprocessing.json``."""
         ...
 
 
@@ -71,4 +82,56 @@ class RecipeModel(Protocol):
 
     def group_lrs(self) -> list[float]:
         """The peak lr of each layer group."""
+        ...
+
+
+class ItemScores(NamedTuple):
+    """What a model made of each item of a batch, for the reports: tensors with one row per item."""
+
+    prediction: torch.Tensor
+    """The likeliest class's code, or the predicted value(s) in the target's own units."""
+    target: torch.Tensor
+    """The label's code, or the true value(s)."""
+    loss: torch.Tensor
+    """The item's loss, as training counts it (1-D)."""
+
+
+@runtime_checkable
+class ScoresItems(Protocol):
+    """A model whose validation items the reports (``lightning_models/callbacks/reports.py``) can look at one by one."""
+
+    def score_items(self, batch: Any) -> ItemScores:
+        """Each item's prediction, target and loss in an evaluation batch (already on the model's device)."""
+        ...
+
+
+@runtime_checkable
+class ReportedData(Protocol):
+    """A data module whose validation rows the reports can read in order."""
+
+    def report_dataloader(self) -> Iterable[Any]:
+        """The validation batches, rows in order, in this process alone (not dealt out to DDP ranks)."""
+        ...
+
+
+@runtime_checkable
+class ClassifiedData(ReportedData, Protocol):
+    """A data module whose target is a class: the names of the classes and of the validation items."""
+
+    @property
+    def class_names(self) -> list[str]:
+        """The class of each label code; empty when the target is a number."""
+        ...
+
+    def valid_items(self, rows: Sequence[int]) -> list[str]:
+        """What validation rows ``rows`` are, for a reader: a file, a text, a row number."""
+        ...
+
+
+@runtime_checkable
+class ImageData(ClassifiedData, Protocol):
+    """A classified data module of images, which the reports can show."""
+
+    def valid_images(self, rows: Sequence[int]) -> torch.Tensor:
+        """Validation rows ``rows`` as they are shown: uint8, (N, channels, height, width)."""
         ...

@@ -22,6 +22,8 @@ from fastlightning import compose_task, runner  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 TASKS = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+NO_REPORTS = ["callbacks.loss_curves=null", "callbacks.validation_report=null"]
 
 torch.set_num_threads(1)
 
@@ -36,18 +38,23 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     return folder
 
 
-def compose_config(task: str, run_dir: Path, cache_dir: Path, overrides: list[str] = ()) -> DictConfig:
-    """The config `python train.py task=<task> <overrides>` would get, writing into ``run_dir``, quietly."""
-    quiet = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+def compose_config(
+    task: str, run_dir: Path, cache_dir: Path, overrides: list[str] = (), reports: bool = False
+) -> DictConfig:
+    """The config `python train.py task=<task> <overrides>` would get, writing into ``run_dir``, quietly and,
+    unless ``reports``, without the pictures of the run (tests/test_reports.py tries those; drawn after every
+    test's run they would cost more than a minute of the suite)."""
+    quiet = QUIET if reports else [*QUIET, *NO_REPORTS]
     return compose_task(task, [*quiet, *overrides], run_dir=run_dir, cache_dir=cache_dir)
 
 
 @pytest.fixture
 def run_task(tmp_path: Path, cache_dir: Path) -> Callable[..., dict[str, float]]:
-    """``run_task("movielens", "trainer.max_epochs=1")`` -> the metrics train.py writes to metrics.json."""
+    """``run_task("movielens", "trainer.max_epochs=1")`` -> the metrics train.py writes to metrics.json
+    (``reports=True``: with the run's pictures and tables)."""
 
-    def run(task: str, *overrides: str, run_dir: Path | None = None) -> dict[str, float]:
-        cfg = compose_config(task, run_dir or tmp_path / "run", cache_dir, list(overrides))
+    def run(task: str, *overrides: str, run_dir: Path | None = None, reports: bool = False) -> dict[str, float]:
+        cfg = compose_config(task, run_dir or tmp_path / "run", cache_dir, list(overrides), reports)
         return runner.run(cfg)
 
     return run

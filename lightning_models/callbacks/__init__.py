@@ -9,11 +9,13 @@ if TYPE_CHECKING:
     from lightning_models.callbacks.interrupt import InterruptCheckpoint
     from lightning_models.callbacks.lr_finder import LRFinder
     from lightning_models.callbacks.plots import EmbeddingReport, ForecastPlot, LossCurve
+    from lightning_models.callbacks.reports import EpochCurves, PredictionGrid, ValidationReport
     from lightning_models.callbacks.schedules import SGDR, FlatCos, OneCycle, StepSchedule
 
 __all__ = [
     "SGDR",
     "EmbeddingReport",
+    "EpochCurves",
     "FlatCos",
     "ForecastPlot",
     "GradualUnfreezing",
@@ -21,8 +23,10 @@ __all__ = [
     "LRFinder",
     "LossCurve",
     "OneCycle",
+    "PredictionGrid",
     "StepSchedule",
     "UnfreezingStages",
+    "ValidationReport",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -32,6 +36,7 @@ __getattr__, __dir__ = lazy_exports(
         ".interrupt": ["InterruptCheckpoint"],
         ".lr_finder": ["LRFinder"],
         ".plots": ["EmbeddingReport", "ForecastPlot", "LossCurve"],
+        ".reports": ["EpochCurves", "PredictionGrid", "ValidationReport"],
         ".schedules": ["SGDR", "FlatCos", "OneCycle", "StepSchedule"],
     },
 )

@@ -8,6 +8,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.contracts import ItemScores
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -96,3 +97,11 @@ class SeriesForecaster(RecipeModule):
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         return self.forecast(batch[0])
+
+    def score_items(self, batch: tuple[torch.Tensor, ...]) -> ItemScores:
+        """Each series' forecasts and actual sales (one a week, in sales counts) and its normalized MSE, for
+        the reports."""
+        inputs, targets = batch
+        forecast = self.forecast(inputs)
+        loss = ((forecast - targets.float()) / self.series_std).pow(2).mean(1)
+        return ItemScores(forecast, targets.float(), loss)

@@ -11,9 +11,11 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.contracts import ItemScores
 from lightning_models.layers import bn_drop_lin_stack
 from lightning_models.stream_lm import detached
 from lightning_models.text.awd_lstm import AWDDropouts, awd_lstm_encoder
+from lightning_models.text.fastai_weights import FastaiPretrained
 from lightning_models.text.transfer import EncoderTransfer
 
 
@@ -45,7 +47,7 @@ class PoolingHead(nn.Sequential):
         super().__init__(*bn_drop_lin_stack(sizes, ps))
 
 
-class TextClassifier(EncoderTransfer, RecipeModule):
+class TextClassifier(EncoderTransfer, FastaiPretrained, RecipeModule):
     """Documents -> classes, from an AWD-LSTM encoder (usually a language model's).
 
     The encoder reads each document in ``bptt``-sized chunks, carrying its hidden state from chunk
@@ -53,7 +55,8 @@ class TextClassifier(EncoderTransfer, RecipeModule):
     tokens, which concat pooling [last, max, mean] sums up for the head (``lin_ftrs`` hidden sizes,
     dropouts ``ps``). ``drop_mult`` scales the encoder's dropouts (the lesson: 0.5 of 0.4/0.5/0.05/0.3).
     Layer groups: the embedding, each LSTM layer, the head. With ``encoder_path`` the encoder
-    starts from a language model's ``encoder.pt``, its embedding remapped onto this vocabulary.
+    starts from a language model's ``encoder.pt``, its embedding remapped onto this vocabulary; with
+    ``pretrained_path`` (and ``pretrained_vocab``) from fastai's published WikiText-103 model.
     Before each validation the head's BatchNorm statistics are recomputed from ``recalibration_batches``
     training batches (at most an epoch's) as the evaluated model sees them (0: the running averages of
     training, as fastai).
@@ -80,6 +83,8 @@ class TextClassifier(EncoderTransfer, RecipeModule):
         ps: Sequence[float] = (0.2, 0.1),
         encoder_path: str | None = None,
         encoder_vocab_path: str | None = None,
+        pretrained_path: str | None = None,
+        pretrained_vocab: str | None = None,
         recalibration_batches: int = 32,
         **optim,
     ) -> None:
@@ -147,6 +152,12 @@ class TextClassifier(EncoderTransfer, RecipeModule):
         tokens, lengths, _, index = batch
         return {"index": index, "probs": torch.softmax(self(tokens, lengths).float(), -1)}
 
+    def score_items(self, batch: Sequence[torch.Tensor]) -> ItemScores:
+        """Each document's likeliest class, label and cross-entropy, for the reports."""
+        tokens, lengths, labels = batch[:3]
+        logits = self(tokens, lengths).float()
+        return ItemScores(logits.argmax(1), labels, F.cross_entropy(logits, labels, reduction="none"))
+
     def on_validation_epoch_start(self) -> None:
         trainer = self.trainer
         if trainer.state.fn != "fit" or trainer.sanity_checking or not self.recalibration_batches:
@@ -181,4 +192,5 @@ class TextClassifier(EncoderTransfer, RecipeModule):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         if stage == "fit":
+            self.load_fastai_pretrained()
             self.load_pretrained_encoder()

@@ -14,6 +14,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.contracts import ItemScores
 from lightning_models.vision.backbone import BackboneNet, FeatureCache
 from lightning_models.vision.nets import HandLogisticRegression, LogisticRegression, SimpleCNN, WorkshopCNN
 
@@ -70,6 +71,11 @@ class VisionModule(RecipeModule):
 
     def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.log_probs(batch, "predict")
+
+    def score_items(self, batch: Sequence[torch.Tensor]) -> ItemScores:
+        """Each image's likeliest class, label and NLL loss, for the reports."""
+        out = self.log_probs(batch, "valid").float()
+        return ItemScores(out.argmax(1), batch[1], F.nll_loss(out, batch[1], reduction="none"))
 
 
 class LogisticRegressionModule(VisionModule):
