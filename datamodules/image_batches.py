@@ -8,7 +8,6 @@ or run on any number of ranks, augments every image as one uninterrupted process
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from datamodules.preprocessing.images import ImagePreprocessing
 from datamodules.source import DataSource
 
 AUGMENTATIONS = ("crop", "flip", "grayscale")
@@ -176,6 +176,11 @@ class ImageBatches(pl.LightningDataModule):
             images = self.augment_batch(images, batch[2], self.trainer.current_epoch)
         return (self.normalize(images), *rest)
 
+    @property
+    def class_names(self) -> list[str]:
+        """The class of each label code (the reports' names for them)."""
+        return self.classes
+
     def predict_items(self) -> list[str]:
         """What each predicted row is (a file, or a row of the test set)."""
         raise NotImplementedError
@@ -184,26 +189,22 @@ class ImageBatches(pl.LightningDataModule):
         """The known label of each predicted row (-1 when unknown)."""
         raise NotImplementedError
 
+    def preprocessing(self) -> ImagePreprocessing:
+        """The class names, size and normalization a model trained here needs to classify new images."""
+        if not self.classes:
+            self.setup("fit")
+        return ImagePreprocessing(self.classes, self.mean, self.std, self.channels, self.image_size)
+
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
-        """``predictions.csv``: item, label, prediction (class names) and the predicted class's probability."""
-        probs = torch.cat(predictions).float().exp()
-        confidence, predicted = probs.max(1)
+        """``predictions.csv``: item, label, prediction (class names), its probability and every class's."""
         labels = self.predict_labels()
         frame = pd.DataFrame(
             {
                 "item": self.predict_items(),
                 "label": [self.classes[i] if i >= 0 else "" for i in labels],
-                "prediction": [self.classes[i] for i in predicted.tolist()],
-                "probability": confidence.numpy(),
+                **self.preprocessing().prediction_columns(predictions),
             }
         )
         path = Path(out_dir) / "predictions.csv"
         frame.to_csv(path, index=False)
-        return path
-
-    def export(self, out_dir: str | Path) -> Path:
-        """``image_stats.json``: the class names and the normalization a model trained here expects."""
-        path = Path(out_dir) / "image_stats.json"
-        stats = {"classes": self.classes, "mean": self.mean, "std": self.std, "image_size": self.image_size}
-        path.write_text(json.dumps(stats, indent=2) + "\n")
         return path

@@ -13,6 +13,8 @@ from torch.utils.data import DataLoader
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import cached, file_fingerprint
 from datamodules.files import DataError, numeric_column, read_csv, require_file
+from datamodules.preprocessing.base import InputError
+from datamodules.preprocessing.collab import RatingsPreprocessing
 from datamodules.samples.movielens import write_movielens_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, latest_split, random_split, valid_mask
@@ -190,6 +192,10 @@ class MovieLensDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return tensor_loader(self._rows(valid=True), self.batch_size * 4, shuffle=False, trainer=self.trainer)
 
+    def report_dataloader(self) -> DataLoader:
+        """The validation ratings in order, in one process: what the reports evaluate."""
+        return tensor_loader(self._rows(valid=True), self.batch_size * 4, shuffle=False)
+
     def predict_pairs(self) -> pd.DataFrame:
         """userId/movieId pairs to predict, with their indices; unknown ids are an error."""
         if self.predict_file is None:
@@ -203,24 +209,21 @@ class MovieLensDataModule(pl.LightningDataModule):
             )
         path = require_file(self.predict_file, "predict_file")
         frame = read_csv(path, required=["userId", "movieId"], what="predict_file")
-        for column, known in (("userId", "user_ids"), ("movieId", "item_ids")):
-            ids = numeric_column(frame, column, path, dtype="int64")
-            unknown = np.setdiff1d(ids, self.arrays[known])
-            if len(unknown):
-                raise DataError(
-                    f"{path}: {len(unknown)} {column} value(s) never seen in the ratings, e.g. "
-                    f"{', '.join(map(str, unknown[:5]))}; the model has no embedding for them"
-                )
-            frame[column] = ids
+        for column in ("userId", "movieId"):
+            frame[column] = numeric_column(frame, column, path, dtype="int64")
         return frame
 
+    def preprocessing(self) -> RatingsPreprocessing:
+        """The id maps and titles the trained model needs to rate new pairs."""
+        arrays = self.load()
+        return RatingsPreprocessing(arrays["user_ids"].tolist(), arrays["item_ids"].tolist(), arrays["titles"].tolist())
+
     def predict_dataloader(self) -> DataLoader:
-        pairs = self.predict_pairs()
-        users = np.searchsorted(self.arrays["user_ids"], pairs["userId"].to_numpy())
-        items = np.searchsorted(self.arrays["item_ids"], pairs["movieId"].to_numpy())
-        return tensor_loader(
-            TensorBatches(torch.from_numpy(users), torch.from_numpy(items)), self.batch_size * 4, shuffle=False
-        )
+        try:
+            users, items = self.preprocessing().encode(self.predict_pairs())
+        except InputError as e:
+            raise DataError(f"{self.predict_file}: {e}") from None
+        return tensor_loader(TensorBatches(users, items), self.batch_size * 4, shuffle=False)
 
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
         """``predictions.csv``: userId, movieId (and the known rating), predicted rating."""

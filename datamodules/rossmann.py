@@ -35,6 +35,7 @@ class RossmannDataModule(EncodedTableDataModule):
     """
 
     cache_name = "rossmann"
+    closed_column = "Open"
 
     def __init__(
         self,
@@ -126,7 +127,7 @@ class RossmannDataModule(EncodedTableDataModule):
 
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
         """``submission.csv`` in Kaggle's format: Id, Sales (0 where the store is closed), sorted by Id."""
-        sales = self.predicted_values(predictions)
+        sales = self.preprocessing().values(predictions)
         sales[self.arrays["predict_open"] == 0] = 0
         frame = pd.DataFrame({"Id": self.arrays["predict_id"], "Sales": sales}).sort_values("Id")
         path = Path(out_dir) / "submission.csv"

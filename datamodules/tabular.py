@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, read_csv, require_file
+from datamodules.preprocessing.tabular import TablePreprocessing
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
 from datamodules.table_columns import KNOWN_TABLES, NO_KNOWN_TABLE, CsvColumns, KnownTable
@@ -42,6 +43,7 @@ class EncodedTableDataModule(InMemoryDataModule):
     """
 
     cache_name = "table"
+    closed_column: str | None = None
 
     def __init__(
         self,
@@ -149,21 +151,35 @@ class EncodedTableDataModule(InMemoryDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self.evaluation_loader("predict", sharded=False)
 
-    def predicted_values(self, predictions: list[torch.Tensor]) -> np.ndarray:
-        """The model's outputs on the target's own scale (exponentiated for a log target; class
-        probabilities, one column per class, with ``classify``)."""
-        values = torch.cat(predictions).double().numpy()
-        return np.exp(values) if self.log_target else values
+    @property
+    def class_names(self) -> list[str]:
+        """The classes with ``classify`` (in the order of their codes); none for a number to predict."""
+        self.load()
+        return list(self.meta["classes"]) if self.classify else []
 
-    def prediction_columns(self, predictions: list[torch.Tensor]) -> dict[str, np.ndarray]:
-        """``prediction`` (the value, or the likeliest class), with ``classify`` also ``prob_<class>`` per class."""
-        values = self.predicted_values(predictions)
-        if not self.classify:
-            return {"prediction": values}
-        classes = list(self.meta["classes"])
-        return {"prediction": np.array(classes)[values.argmax(1)]} | {
-            f"prob_{label}": values[:, i] for i, label in enumerate(classes)
-        }
+    def valid_items(self, rows: Sequence[int]) -> list[str]:
+        """Validation rows as their feature values (``column=value, ...``; ``#na`` for a missing category)."""
+        self.setup("fit")
+        processor = self.processor
+        x_cat, x_cont, _ = self.datasets["valid"][torch.as_tensor(list(rows), dtype=torch.long)]
+        items = []
+        for codes, values in zip(x_cat.tolist(), x_cont.double().tolist(), strict=True):
+            cats = [
+                f"{c}={processor.categories[c][code - 1] if code else '#na'}"
+                for c, code in zip(processor.cat_names, codes, strict=False)  # the _na flags follow
+            ]
+            conts = [
+                f"{c}={v * processor.stds[c] + processor.means[c]:g}"
+                for c, v in zip(processor.cont_names, values, strict=True)
+            ]
+            items.append(", ".join(cats + conts))
+        return items
+
+    def preprocessing(self) -> TablePreprocessing:
+        """What the trained model needs to predict new rows: the processor, the target's scale or classes."""
+        self.load()
+        classes = list(self.meta["classes"]) if self.classify else None
+        return TablePreprocessing(self.meta["processor"], self.log_target, classes, self.closed_column)
 
 
 class TabularDataModule(EncodedTableDataModule):
@@ -343,7 +359,7 @@ class TabularDataModule(EncodedTableDataModule):
     def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
         """``predictions.csv``: the rows of ``predict_csv`` with a ``prediction`` column (and class probabilities)."""
         frame = read_csv(self.predict_path, what="predict_csv")
-        frame = frame.assign(**self.prediction_columns(predictions))
+        frame = frame.assign(**self.preprocessing().prediction_columns(predictions))
         path = Path(out_dir) / "predictions.csv"
         frame.to_csv(path, index=False)
         return path

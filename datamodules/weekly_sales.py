@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, bad_lines, numeric_column, read_csv
+from datamodules.preprocessing.series import SeriesPreprocessing
 from datamodules.samples.weekly_sales import SALES_FILE, write_weekly_sales_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
@@ -139,6 +140,10 @@ class WeeklySalesDataModule(InMemoryDataModule):
         inputs, _ = shifted_tables(arrays["sales"][~arrays["is_valid"]])
         std = float(inputs.std())
         return {"series_mean": float(inputs.mean()), "series_std": std if std > 0 else 1.0}
+
+    def preprocessing(self) -> SeriesPreprocessing:
+        """Nothing but the columns: the model normalizes by its own training statistics."""
+        return SeriesPreprocessing(PRODUCT, int(self.load()["sales"].shape[1]))
 
     def predict_dataloader(self) -> DataLoader:
         return self.evaluation_loader("predict", sharded=False)

@@ -21,10 +21,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
+from datamodules.preprocessing import write_preprocessing
 from fastlightning.config import ConfigError, check_arguments, check_devices
 from lightning_models.callbacks import LRFinder
 from lightning_models.checkpoints import CheckpointError, check_checkpoint
-from lightning_models.contracts import OptionalTestSet
+from lightning_models.contracts import OptionalTestSet, SelfContainedData
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
         # delete earlier log files matters only when there is an earlier metrics.csv
         warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all")
+    if isinstance(datamodule, SelfContainedData) and trainer.is_global_zero:
+        write_preprocessing(datamodule.preprocessing(), out)
 
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg, stage)
     if ckpt_path is not None:

@@ -10,6 +10,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.contracts import ItemScores
 from lightning_models.layers import SparseDropout, sigmoid_range
 from lightning_models.metrics import ExpRMSPE
 
@@ -134,7 +135,8 @@ class TabularRecipe(RecipeModule):
         **optim,
     ) -> None:
         super().__init__(lr=lr, optimizer=optimizer, betas=betas, **optim)
-        self.save_hyperparameters()  # the subclass's arguments too (Lightning collects every __init__ frame)
+        # the subclass's arguments too (Lightning collects every __init__ frame); n_out follows from them
+        self.save_hyperparameters(ignore=["n_out"])
         self.net = TabularNet(emb_szs, n_cont, y_range, layers, ps, emb_drop, use_bn, bn_cont, n_out)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
@@ -202,6 +204,14 @@ class TabularModule(TabularRecipe):
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont = batch[:2]
         return self(x_cat, x_cont)
+
+    def score_items(self, batch: tuple[torch.Tensor, ...]) -> ItemScores:
+        """Each row's prediction and target in the target's units (exponentiated for a log target) and its
+        squared error as trained, for the reports."""
+        x_cat, x_cont, y = batch
+        preds = self(x_cat, x_cont).float()
+        loss = (preds - y) ** 2
+        return ItemScores(preds.exp(), y.exp(), loss) if self.log_target else ItemScores(preds, y, loss)
 
 
 def classification_metrics(n_classes: int) -> nn.ModuleDict:
@@ -278,3 +288,9 @@ class TabularClassifier(TabularRecipe):
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont = batch[:2]
         return self(x_cat, x_cont).float().softmax(1)
+
+    def score_items(self, batch: tuple[torch.Tensor, ...]) -> ItemScores:
+        """Each row's likeliest class, label and (unweighted) cross-entropy, for the reports."""
+        x_cat, x_cont, y = batch
+        logits = self(x_cat, x_cont).float()
+        return ItemScores(logits.argmax(1), y, F.cross_entropy(logits, y, reduction="none"))

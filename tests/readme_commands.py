@@ -21,10 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import generate  # noqa: E402
+from fastlightning import export, generate, predict  # noqa: E402
 from fastlightning.cli import entry  # noqa: E402
 
-ENTRY_POINTS = {"train.py": lambda args: entry(), "generate.py": generate.main}
+ENTRY_POINTS = {
+    "train.py": lambda args: entry(),
+    "generate.py": generate.main,
+    "predict.py": predict.main,
+    "export.py": export.main,
+}
 
 
 @contextmanager

@@ -153,11 +153,13 @@ def test_predict_file_in_input_order(tmp_path):
     [
         pytest.param(
             "userId,movieId\n42,40\n99,10\n",
-            r"1 userId value\(s\) never seen in the ratings, e.g. 99",
+            r"1 userId value\(s\) never seen in the training ratings \(row 1: 99\)",
             id="unknown user",
         ),
         pytest.param(
-            "userId,movieId\n42,41\n", r"1 movieId value\(s\) never seen in the ratings, e.g. 41", id="unknown movie"
+            "userId,movieId\n42,41\n",
+            r"1 movieId value\(s\) never seen in the training ratings \(row 0: 41\)",
+            id="unknown movie",
         ),
         pytest.param("userId,item\n42,40\n", "has no column 'movieId'", id="predict file without movieId"),
     ],
@@ -168,7 +170,7 @@ def test_predict_file_bad_input(tmp_path, pairs, message):
     wanted.write_text(pairs)
     dm = prepared(tmp_path, folder, predict_file=str(wanted))
     with pytest.raises(DataError, match=f"wanted.csv.*{message}"):
-        dm.predict_pairs()
+        dm.predict_dataloader()
 
 
 def baseline_rmse(dm: MovieLensDataModule) -> float:

@@ -30,13 +30,16 @@ from fastlightning import config
 from tests.conftest import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
-ENTRY_POINTS = ("train.py", "generate.py")
+# serve.py too is a README command, but a server runs until stopped: tests/test_serve.py starts one
+ENTRY_POINTS = ("train.py", "generate.py", "predict.py", "export.py")
 SHRINK = [
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=2",
     "trainer.limit_val_batches=2",
     "trainer.limit_test_batches=2",
     "trainer.enable_progress_bar=false",
+    "callbacks.loss_curves=null",  # the pictures of a run are tests/test_reports.py's
+    "callbacks.validation_report=null",
 ]
 # the AWD-LSTM tasks at a size that runs a few batches in seconds (the LM and the classifier alike, so
 # the classifier can load the LM's encoder)
@@ -88,7 +91,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the files the README's commands name, in their real formats."""
     folder = tmp_path_factory.mktemp("readme")
     write_rossmann_sample(folder / "rossmann")
-    write_movielens_sample(folder / "ml-latest-small")
+    ratings = write_movielens_sample(folder / "ml-latest-small") / "ratings.csv"
+    (folder / "pairs.csv").write_text("".join(ratings.read_text().splitlines(keepends=True)[:4]))  # three rated pairs
     shutil.copy(write_tabular_sample(folder / "tables") / "houses.csv", folder / "houses.csv")
     shutil.move(write_imdb_sample(folder / "imdb") / "aclImdb", folder / "aclImdb")
     write_image_folder_sample(folder / "dogscats")
@@ -101,7 +105,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_readme_shows_the_commands_of_each_section():
     commands = readme_commands()
     assert len(commands) >= 12
-    for expected in ("task=rossmann", "hparams_search=", "launcher=joblib", "trainer=ddp_cpu", "generate.py"):
+    expected_commands = ("task=rossmann", "hparams_search=", "launcher=joblib", "trainer=ddp_cpu", "generate.py")
+    for expected in (*expected_commands, "predict.py", "export.py"):
         assert any(expected in command for command in commands), expected
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from datamodules import DataError
+from datamodules.splits import random_split
 from datamodules.text import SentenceDataModule, TextClassificationDataModule
-from datamodules.text.readers import Document, LabelledSentences
+from datamodules.text.readers import Document, LabelledSentences, read_labelled
+from fastlightning import load_run
 from lightning_models.sequence import SentenceLSTM
 
 
@@ -65,9 +69,16 @@ def test_both_poolings_give_one_logit_a_sentence():
         assert SentenceLSTM(10, emb_sz=8, n_hidden=6, n_layers=2, pooling=pooling)(tokens).shape == (2,)
 
 
-def test_the_workshops_lstm_learns_the_sample(run_task):
-    metrics = run_task("sentences", "trainer.max_epochs=6")
+def test_the_workshops_lstm_learns_the_sample_and_predicts_new_sentences(run_task, tmp_path, cache_dir):
+    metrics = run_task("sentences", "trainer.max_epochs=6", "predict=true", run_dir=tmp_path / "run")
     assert metrics["val/acc"] > 0.8  # a tenth of the sample's labels are flipped: 0.9 is the ceiling
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert (predictions["prediction"] == predictions["label"]).mean() == pytest.approx(metrics["val/acc"])
+    dm = SentenceDataModule(cache_dir=str(cache_dir))
+    sentences, _ = read_labelled(dm.paths[0])
+    _, valid = random_split(len(sentences), dm.valid_pct, dm.seed, what="sentences")
+    again = load_run(tmp_path / "run").predict([sentences[i] for i in valid[:20]])  # raw text, the workshop's tokens
+    np.testing.assert_allclose(again["prob_1"], predictions["prob_1"][:20], rtol=1e-5)
 
 
 def test_the_sentences_corpus_reads_every_labelled_file_for_the_ulmfit_classifier(tmp_path):

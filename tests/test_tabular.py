@@ -23,6 +23,7 @@ from datamodules.tabular_encoding import (
     embedding_sizes,
     encode_table,
 )
+from fastlightning import load_run
 from lightning_models.tabular import EntityEmbeddings, TabularModule, TabularNet
 
 
@@ -245,13 +246,16 @@ def test_generic_csv_errors_name_the_problem(tmp_path, cache_dir):
         module.setup("predict")
 
 
-def test_the_built_in_sample_trains_and_predicts(run_task, tmp_path):
+def test_the_built_in_sample_trains_and_predicts(run_task, tmp_path, cache_dir):
     metrics = run_task(
         "tabular", "data.batch_size=32", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "run"
     )
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
     assert len(predictions) == 200 and predictions["prediction"].between(5, 2500).all()
     assert metrics["val/rmse"] < 60  # the prices' standard deviation is about 190
+    new_rows = pd.read_csv(TabularDataModule(cache_dir=str(cache_dir)).predict_path)
+    again = load_run(tmp_path / "run").predict(new_rows)  # the run alone: no training files, no cache
+    np.testing.assert_allclose(again["prediction"], predictions["prediction"], rtol=1e-6)
 
 
 def test_valid_col_picks_the_validation_rows(tmp_path, cache_dir):
@@ -275,6 +279,10 @@ def test_tabular_classification_learns_the_house_type_and_predicts_class_probabi
     probs = predictions[["prob_detached", "prob_flat", "prob_terraced"]].to_numpy()
     np.testing.assert_allclose(probs.sum(1), 1, rtol=1e-5)
     assert (predictions["prediction"] == np.array(["detached", "flat", "terraced"])[probs.argmax(1)]).all()
+    rows = predictions.drop(columns=["prediction", "probability", "prob_detached", "prob_flat", "prob_terraced"])
+    again = load_run(tmp_path / "clas").predict(rows.to_dict("records"))  # JSON-like records
+    np.testing.assert_allclose(again[["prob_detached", "prob_flat", "prob_terraced"]], probs, rtol=1e-5)
+    assert (again["prediction"] == predictions["prediction"]).all()
 
 
 def test_class_codes_follow_the_training_labels_and_name_an_unseen_one():

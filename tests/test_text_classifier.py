@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from datamodules.text.classification import PaddedDocuments, SortishSampler, TextClassificationDataModule
+from fastlightning import load_run
 from lightning_models.callbacks import OneCycle, UnfreezingStages
 from lightning_models.checkpoints import CheckpointError
 from lightning_models.contracts import LAYER_GROUP
@@ -234,7 +235,11 @@ def test_classifier_learns_the_sample_and_predicts_in_input_order(run_task, tmp_
         tokens, lengths, _, _ = test[torch.tensor([i])]
         with torch.no_grad():
             probs = torch.softmax(model(tokens, lengths), -1)[0]
-        assert probs[1].item() == pytest.approx(predictions.loc[i, "p_pos"], abs=1e-5)
+        assert probs[1].item() == pytest.approx(predictions.loc[i, "prob_pos"], abs=1e-5)
+    # the raw review text, tokenized by the run's own preprocessing, gets the same probabilities
+    texts = [(dm.folder() / "aclImdb" / name).read_text(encoding="utf-8") for name in predictions["name"][:10]]
+    again = load_run(run_dir).predict(texts, batch_size=4)
+    np.testing.assert_allclose(again["prob_pos"], predictions["prob_pos"][:10], atol=1e-5)
 
 
 def _polarity_corpus(path) -> None:
@@ -280,11 +285,19 @@ def test_classifier_learns_better_from_a_pretrained_encoder(run_task, tmp_path):
 
 
 @pytest.mark.slow
-def test_classifier_under_ddp_on_cpu_agrees_with_one_process(run_task, tmp_path):
+def test_classifier_under_ddp_on_cpu_agrees_with_one_process(run_task, tmp_path, cache_dir):
     """2 processes of batch 16 take the steps one process of batch 32 takes (the batches differ: sortish
     batches are dealt to the ranks, and BatchNorm sees each rank's half), so both learn as well."""
     common = [*SMALL, *ONE_CYCLE, "trainer.max_epochs=8", "test=false"]
     one = run_task("imdb_clas", *common, run_dir=tmp_path / "one")
-    ddp = run_task("imdb_clas", *common, "trainer=ddp_cpu", "data.batch_size=16", run_dir=tmp_path / "ddp")
+    ddp_run = tmp_path / "ddp"
+    ddp = run_task("imdb_clas", *common, "trainer=ddp_cpu", "data.batch_size=16", run_dir=ddp_run, reports=True)
     assert ddp["val/acc"] > 0.85 and one["val/acc"] > 0.85, (one, ddp)
     assert ddp["val/acc"] == pytest.approx(one["val/acc"], abs=0.1)
+    # rank zero alone wrote the reports, from every validation document (not one rank's share), without a hang
+    matrix = pd.read_csv(ddp_run / "confusion_matrix.csv", index_col=0)
+    dm = TextClassificationDataModule(cache_dir=str(cache_dir), n_workers=1)
+    dm.setup("fit")
+    assert list(matrix.index) == dm.label_names and matrix.to_numpy().sum() == len(dm.docs["valid"])
+    assert np.trace(matrix.to_numpy()) / len(dm.docs["valid"]) == pytest.approx(ddp["val/acc"], abs=1e-6)
+    assert (ddp_run / "top_losses.csv").is_file()

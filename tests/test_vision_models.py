@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 import torchvision
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from datamodules import MNISTDataModule
+from fastlightning import load_run
 from lightning_models import BackboneModule, HandLogisticRegression, LogisticRegression
 from lightning_models.vision import WorkshopCNN, classifier_head
 
@@ -195,15 +199,22 @@ def test_precomputed_features_train_the_head_exactly_as_the_full_forward(resnet1
     assert cached_metrics["val/loss"].item() == pytest.approx(full_metrics["val/loss"].item(), rel=1e-4)
 
 
-def test_logistic_regression_learns_the_digit_sample_and_writes_predictions(run_task, tmp_path):
+def test_logistic_regression_learns_the_digit_sample_and_writes_predictions(run_task, tmp_path, cache_dir):
     metrics = run_task("mnist_logreg", "trainer.max_epochs=2", "predict=true", run_dir=tmp_path / "linear")
     assert metrics["test/acc"] > 0.7  # chance: 0.1
     predictions = pd.read_csv(tmp_path / "linear" / "predictions.csv")
-    assert list(predictions.columns) == ["item", "label", "prediction", "probability"]
+    assert list(predictions.columns) == ["item", "label", "prediction", "probability"] + [
+        f"prob_{i}" for i in range(10)
+    ]
     assert len(predictions) == 600
     assert (predictions.label == predictions.prediction).mean() == pytest.approx(metrics["test/acc"], abs=1e-6)
-    stats = json.loads((tmp_path / "linear" / "image_stats.json").read_text())
+    stats = json.loads((tmp_path / "linear" / "preprocessing.json").read_text())
     assert stats["classes"] == [str(i) for i in range(10)] and len(stats["mean"]) == 1
+    digits = MNISTDataModule(cache_dir=str(cache_dir))
+    digits.setup("fit")
+    images = [Image.fromarray(digits.splits["test"][0][i, 0].numpy()) for i in range(20)]
+    again = load_run(tmp_path / "linear").predict(images)
+    np.testing.assert_allclose(again["probability"], predictions["probability"][:20], rtol=1e-5)
     hand = run_task("mnist_logreg", "trainer.max_epochs=2", "model.hand_written=true", run_dir=tmp_path / "hand")
     assert hand["test/acc"] > 0.7
 

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from datamodules import DataError, WeeklySalesDataModule
+from fastlightning import load_run
 from lightning_models.sequence import SeriesForecaster, SeriesRNN
 
 SALES = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]])
@@ -98,7 +99,7 @@ def test_every_cell_forecasts_each_step_and_an_unknown_one_is_refused():
         SeriesRNN("transformer")
 
 
-def test_rnn_beats_last_weeks_sales_on_the_sample_and_writes_its_reports(run_task, tmp_path):
+def test_rnn_beats_last_weeks_sales_on_the_sample_and_writes_its_reports(run_task, tmp_path, cache_dir):
     run_dir = tmp_path / "run"
     metrics = run_task("weekly_sales", "model.lr=1e-2", "trainer.max_epochs=30", "predict=true", run_dir=run_dir)
     assert metrics["val/mse"] < 0.8 * metrics["val/naive_mse"]
@@ -113,6 +114,10 @@ def test_rnn_beats_last_weeks_sales_on_the_sample_and_writes_its_reports(run_tas
     assert predictions.actual.isna().sum() == 300  # the week after the file's last has no actual
     first = predictions[predictions["product"] == "P1"]
     assert first.week.iloc[0] == "W1" and first.forecast.notna().all()
+    sales = pd.read_csv(WeeklySalesDataModule(cache_dir=str(cache_dir)).csv_path)
+    again = load_run(run_dir).predict(sales.head(5))  # every week W0..W51 -> the forecast of W52
+    assert again.week.eq("W52").all() and again["Product_Code"].tolist() == sales["Product_Code"][:5].tolist()
+    np.testing.assert_allclose(again.forecast, predictions[predictions.week == "W52"].forecast[:5], rtol=1e-6)
 
 
 def test_modules_work_in_a_plain_lightning_project(tmp_path):

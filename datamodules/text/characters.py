@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
 from datamodules.files import DataError, require_file
+from datamodules.preprocessing.text import PromptPreprocessing
 from datamodules.samples.text import write_story_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct
@@ -111,6 +112,11 @@ class CharacterDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> LMLoader:
         return self._loader("valid", train=False)
+
+    def preprocessing(self) -> PromptPreprocessing:
+        """The characters in code order, for prompts to the model trained here."""
+        self.setup("fit")
+        return PromptPreprocessing(self.itos, characters=True)
 
     def unigram_loss(self) -> float:
         """Nats per validation character of the training characters' frequencies (add-one): the baseline."""

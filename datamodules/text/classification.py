@@ -7,6 +7,7 @@ puts predictions back in the input order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,15 @@ import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.batching import ResumableLoader, ResumableSampler, ranks
+from datamodules.batching import ResumableLoader, ResumableSampler, TensorLoader, ranks, tensor_loader
 from datamodules.files import DataError
+from datamodules.preprocessing.text import TextPreprocessing
 from datamodules.splits import check_valid_pct, random_split
 from datamodules.text.corpora import CORPORA, TokenizedCorpus
 from datamodules.text.corpus_data import CorpusDataModule, gather_documents, random_subset, vocab_file
+
+REPORTED_TOKENS = 40
+"""The tokens of a document that ``valid_items`` shows (its start)."""
 
 
 class PaddedDocuments(Dataset):
@@ -237,6 +242,20 @@ class TextClassificationDataModule(CorpusDataModule):
     def val_dataloader(self) -> ResumableLoader:
         return self._loader("valid", shuffle=False)
 
+    def report_dataloader(self) -> TensorLoader:
+        """The validation documents in order (not by length), in one process: what the reports evaluate."""
+        return tensor_loader(self.dataset("valid"), self.batch_size * 2, shuffle=False)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.label_names
+
+    def valid_items(self, rows: Sequence[int]) -> list[str]:
+        """Each validation document's name and its first ``REPORTED_TOKENS`` tokens."""
+        corpus = self.tokenized
+        docs = self.docs["valid"][list(rows)]
+        return [f"{corpus.names[d]}: {' '.join(corpus.tokens.document(d)[:REPORTED_TOKENS])}" for d in docs]
+
     @property
     def has_test_set(self) -> bool:
         """True when the corpus has labelled test documents (IMDB does; UCI's sentences do not)."""
@@ -268,10 +287,16 @@ class TextClassificationDataModule(CorpusDataModule):
             "n_classes": len(self.label_names),
         }
 
+    def preprocessing(self) -> TextPreprocessing:
+        """The tokenizer settings, vocabulary and label names a classifier trained here needs for new text."""
+        if self.vocab is None:
+            self.setup("fit")
+        return TextPreprocessing(self.vocab.itos, list(self.label_names), max_len=self.max_len)
+
     def write_predictions(self, predictions: list[dict[str, torch.Tensor]], out_dir: str | Path) -> Path:
-        """``predictions.csv`` in the documents' order: name, label, predicted label, one probability per label."""
+        """``predictions.csv`` in the documents' order: name, label, prediction, its probability and every label's."""
         index = torch.cat([p["index"] for p in predictions]).numpy()
-        probs = torch.cat([p["probs"] for p in predictions]).float().numpy()
+        probs = torch.cat([p["probs"] for p in predictions])
         order = np.argsort(index)
         docs = self.docs[self.predict_split][index[order]]
         names = self.label_names
@@ -279,11 +304,9 @@ class TextClassificationDataModule(CorpusDataModule):
             {
                 "name": [self.tokenized.names[d] for d in docs],
                 "label": [names[c] for c in self.tokenized.labels[docs]],
-                "prediction": [names[c] for c in probs[order].argmax(1)],
+                **self.preprocessing().prediction_columns(probs[torch.from_numpy(order)]),
             }
         )
-        for c, name in enumerate(names):
-            frame[f"p_{name}"] = probs[order, c]
         path = Path(out_dir) / "predictions.csv"
         frame.to_csv(path, index=False)
         return path

@@ -22,6 +22,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from datamodules.batching import ResumableSampler, SavesPosition, ranks
 from datamodules.files import DataError
+from datamodules.preprocessing.text import PromptPreprocessing
 from datamodules.splits import check_valid_pct, random_split
 from datamodules.text.corpora import CORPORA
 from datamodules.text.corpus_data import CorpusDataModule, gather_documents, random_subset, vocab_file
@@ -262,6 +263,12 @@ class LanguageModelDataModule(CorpusDataModule):
             "pad_idx": self.vocab.pad_idx,
             "vocab_path": str(vocab_file(self.vocab, self.source.cache_dir)),
         }
+
+    def preprocessing(self) -> PromptPreprocessing:
+        """The vocabulary and tokenizer settings for prompts to the model trained here."""
+        if self.vocab is None:
+            self.setup("fit")
+        return PromptPreprocessing(self.vocab.itos, pre_tokenized=self.corpus == "wikitext")
 
     def unigram_perplexity(self, split: str = "valid") -> float:
         """Perplexity on ``split`` of the training tokens' unigram frequencies (add-one smoothed): the baseline."""

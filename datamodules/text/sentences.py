@@ -14,10 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 
 from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.files import DataError
+from datamodules.preprocessing.text import TextPreprocessing
 from datamodules.samples.text import write_sentences_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split, valid_mask
@@ -116,6 +119,33 @@ class SentenceDataModule(InMemoryDataModule):
         x, y = torch.from_numpy(ids), torch.tensor(labels, dtype=torch.float32)
         mask = torch.from_numpy(is_valid)
         self.datasets = {"train": TensorBatches(x[~mask], y[~mask]), "valid": TensorBatches(x[mask], y[mask])}
+
+    def preprocessing(self) -> TextPreprocessing:
+        """The tokenizer and vocabulary a model trained here needs for new sentences (label 1: positive)."""
+        self.setup("fit")
+        return TextPreprocessing(self.itos, ["0", "1"], self.tokenizer, max_len=self.max_len, width=self.max_len)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.evaluation_loader("valid", sharded=False)
+
+    def write_predictions(self, predictions: list[torch.Tensor], out_dir: str | Path) -> Path:
+        """``predictions.csv`` of the validation sentences: label, prediction, its probability and each label's."""
+        labels = [str(label) for label in self.datasets["valid"].tensors[1].long().tolist()]
+        frame = pd.DataFrame({"label": labels, **self.preprocessing().prediction_columns(torch.cat(predictions))})
+        path = Path(out_dir) / "predictions.csv"
+        frame.to_csv(path, index=False)
+        return path
+
+    @property
+    def class_names(self) -> list[str]:
+        """The files' labels, 0 and 1 (1: positive)."""
+        return ["0", "1"]
+
+    def valid_items(self, rows: Sequence[int]) -> list[str]:
+        """Validation sentences as the model reads them (its tokens, unknown words as ``xxunk``)."""
+        self.setup("fit")
+        tokens = self.datasets["valid"].tensors[0][torch.as_tensor(list(rows), dtype=torch.long)]
+        return [" ".join(self.itos[i] for i in row if i) for row in tokens.tolist()]
 
     def describe(self) -> dict:
         """The vocabulary size and the padding index, for the embedding."""

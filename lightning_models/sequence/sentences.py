@@ -8,6 +8,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_models.base import RecipeModule
+from lightning_models.contracts import ItemScores
 
 POOLINGS = ("last", "concat")
 
@@ -70,6 +71,18 @@ class SentenceLSTM(RecipeModule):
         self.val_loss.update(F.binary_cross_entropy_with_logits(logits, labels, reduction="none"))
         self.val_acc.update(logits.sigmoid(), labels.long())
 
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        """The probabilities of labels 0 and 1."""
+        positive = self(batch[0]).float().sigmoid()
+        return torch.stack([1 - positive, positive], 1)
+
     def on_validation_epoch_end(self) -> None:
         self.log("val/loss", self.val_loss)
         self.log("val/acc", self.val_acc, prog_bar=True)
+
+    def score_items(self, batch: tuple[torch.Tensor, ...]) -> ItemScores:
+        """Each sentence's likelier label (0 or 1), its label and binary cross-entropy, for the reports."""
+        tokens, labels = batch
+        logits = self(tokens).float()
+        loss = F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
+        return ItemScores((logits > 0).long(), labels.long(), loss)
