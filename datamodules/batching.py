@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, SequentialSampler
 
 
 class TensorBatches(Dataset):
@@ -182,6 +182,11 @@ class ShardedBatchSampler(ResumableSampler):
         return batches[self.rank :: self.num_replicas]
 
 
+class SequentialBatchSampler(ShardedBatchSampler, SequentialSampler):
+    """The batches in order: what Lightning's ``overfit_batches`` needs. Lightning swaps the sampler of any
+    loader that is not a ``SequentialSampler`` for one of single rows, which breaks whole-batch loaders."""
+
+
 class TensorLoader(ResumableLoader):
     """A DataLoader over a ShardedBatchSampler, yielding whole batches from TensorBatches."""
 
@@ -195,11 +200,13 @@ def tensor_loader(
     num_workers: int = 0,
     drop_last: bool = False,
 ) -> TensorLoader:
-    """A loader of whole batches from ``dataset`` (indexed by a tensor of rows), sharded over the trainer's ranks."""
-    sampler = ShardedBatchSampler(
+    """A loader of whole batches from ``dataset`` (indexed by a tensor of rows), sharded over the trainer's ranks;
+    in order when the trainer overfits a few batches (``trainer.overfit_batches``)."""
+    overfit = trainer is not None and bool(trainer.overfit_batches)
+    sampler = (SequentialBatchSampler if overfit else ShardedBatchSampler)(
         len(dataset),
         batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and not overfit,
         seed=seed,
         drop_last=drop_last,
         **ranks(trainer),

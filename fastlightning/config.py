@@ -21,10 +21,23 @@ from hydra.experimental.callback import Callback as HydraCallback
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+# the checkout's top-level conf/, which an installed wheel carries as fastlightning/conf
+PACKAGED_CONF = Path(__file__).resolve().parent / "conf"
+CONF_DIR = PACKAGED_CONF if PACKAGED_CONF.is_dir() else Path(__file__).resolve().parents[1] / "conf"
 
 # ${pid:} in a run directory's name: two runs started in the same second get two directories
 OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
+
+HIGHER_IS_BETTER = ("acc", "auroc")
+
+
+def metric_mode(name: str) -> str:
+    """``max`` for a metric that grows as the model improves (accuracy, AUROC), else ``min`` (losses, errors)."""
+    return "max" if name.rsplit("/", 1)[-1] in HIGHER_IS_BETTER else "min"
+
+
+# ${metric_mode:${optimized_metric}}: which way an early stop or a checkpoint on the task's metric looks
+OmegaConf.register_new_resolver("metric_mode", metric_mode, replace=True)
 
 # overrides of these nodes may name any constructor argument: `model.x=1` becomes `++model.x=1`
 OPEN_NODES = re.compile(r"^(?:stages\.\w+\.)?(?:model|data|trainer|callbacks\.\w+)\.[\w.]+=")

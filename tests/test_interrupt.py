@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import NO_REPORTS
+
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ["trainer.max_epochs=2", "data.batch_size=256"]  # 75 steps per epoch
 LANGUAGE_MODEL = [  # 80 steps per epoch
@@ -30,7 +32,7 @@ LANGUAGE_MODEL = [  # 80 steps per epoch
 def start_and_signal(args: list[str], marker: Path, signum: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
     process = subprocess.Popen(
-        [sys.executable, "train.py", *args],
+        [sys.executable, "train.py", *args, *NO_REPORTS],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

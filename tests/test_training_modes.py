@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
-from tests.conftest import ROOT, run_python
+from tests.conftest import NO_REPORTS, ROOT, run_python
 
 
 @pytest.mark.slow
@@ -35,6 +35,7 @@ def test_ddp_spawn_and_torchrun_on_two_cpu_processes_match_one_process(run_task,
         *few,
         "data.batch_size=32",
         "trainer.enable_progress_bar=false",
+        *NO_REPORTS,
         f"paths.root_dir={tmp_path}",
         f"paths.cache_dir={cache_dir}",
     )

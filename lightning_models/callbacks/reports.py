@@ -5,6 +5,8 @@ that scores items (``ScoresItems``), data that gives its validation rows in orde
 with class and item names (``ClassifiedData``) and images (``ImageData``). A run whose model or data
 lacks them is skipped without a word (language models, style transfer). They run on rank zero only
 and evaluate the plain module, so under DDP no rank waits on a collective that the others never join.
+Under ``fast_dev_run`` (a check that the code runs, on a batch or two) they write nothing, as Lightning's
+own checkpoints and loggers do.
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ def score_validation(
     return ItemScores(*(torch.cat(column)[:max_rows] for column in zip(*parts, strict=True)))
 
 
+def reporting(trainer: pl.Trainer) -> bool:
+    """A report is worth drawing: the run trained for real (not ``fast_dev_run``)."""
+    return not trainer.fast_dev_run
+
+
 def run_dir(trainer: pl.Trainer) -> Path:
     out = Path(trainer.default_root_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +112,7 @@ class EpochCurves(Callback):
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epochs = pd.DataFrame.from_dict(self.history, orient="index").sort_index()
-        if (plt := pyplot()) is not None and not epochs.empty:
+        if reporting(trainer) and not epochs.empty and (plt := pyplot()) is not None:
             plot_epoch_metrics(plt, epochs, run_dir(trainer) / "loss_curves.png")
 
 
@@ -128,7 +135,7 @@ class ValidationReport(Callback):
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         data = trainer.datamodule
-        if not (isinstance(pl_module, ScoresItems) and isinstance(data, ReportedData)):
+        if not (reporting(trainer) and isinstance(pl_module, ScoresItems) and isinstance(data, ReportedData)):
             return
         scores = score_validation(trainer, pl_module, data, self.max_rows)
         if scores is None:
@@ -172,7 +179,9 @@ class PredictionGrid(Callback):
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         data = trainer.datamodule
-        if (plt := pyplot()) is None or not (isinstance(pl_module, ScoresItems) and isinstance(data, ImageData)):
+        if not (reporting(trainer) and isinstance(pl_module, ScoresItems) and isinstance(data, ImageData)):
+            return
+        if (plt := pyplot()) is None:
             return
         scores = score_validation(trainer, pl_module, data, self.n)
         if scores is None:
