@@ -19,10 +19,12 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from datamodules.preprocessing import write_preprocessing
 from fastlightning.config import ConfigError, check_arguments, check_devices
+from fastlightning.config_tree import print_config_tree
 from lightning_models.callbacks import LRFinder
 from lightning_models.checkpoints import CheckpointError, check_checkpoint
 from lightning_models.contracts import OptionalTestSet, SelfContainedData
@@ -99,6 +101,8 @@ def has_test_set(datamodule: pl.LightningDataModule) -> bool:
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run the earlier stages, if any, then fit, test and predict as ``cfg`` says; returns the final metrics."""
+    if cfg.get("print_config") and rank_zero_only.rank == 0:
+        print_config_tree(cfg)
     for name in cfg.get("stages") or {}:
         log.info(f"stage {name}")
         run_stage(stage_config(cfg, name), stage=name)
@@ -133,6 +137,9 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
     epochs_from_schedules(cfg, callbacks)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     loggers = instantiate_group(cfg.get("logger"))
+    if cfg.get("tags"):
+        for logger in loggers:
+            logger.log_hyperparams({"tags": list(cfg.tags)})
     if not (Path(cfg.paths.output_dir) / "metrics.csv").exists():
         # Hydra has already written the config and train.log here; the CSV logger's warning that it will
         # delete earlier log files matters only when there is an earlier metrics.csv

@@ -12,6 +12,7 @@ from torch import nn
 from lightning_models.base import RecipeModule
 from lightning_models.contracts import ItemScores
 from lightning_models.layers import SparseDropout, sigmoid_range
+from lightning_models.losses import check_smoothing
 from lightning_models.metrics import ExpRMSPE
 
 
@@ -241,6 +242,7 @@ class TabularClassifier(TabularRecipe):
         n_cont: int,
         classes: Sequence[str],
         class_weights: Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
         **net_and_optim,
     ) -> None:
         n_classes = len(classes)
@@ -250,6 +252,7 @@ class TabularClassifier(TabularRecipe):
             raise ValueError(f"class_weights has {len(class_weights)} values for the {n_classes} classes {classes}")
         super().__init__(emb_szs, n_cont, n_out=n_classes, **net_and_optim)
         self.classes = list(classes)
+        self.label_smoothing = check_smoothing(label_smoothing)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weights", weights)
         self.val_metrics = classification_metrics(n_classes)
@@ -257,7 +260,8 @@ class TabularClassifier(TabularRecipe):
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
-        loss = F.cross_entropy(self(x_cat, x_cont).float(), y, weight=self.class_weights)
+        logits = self(x_cat, x_cont).float()
+        loss = F.cross_entropy(logits, y, weight=self.class_weights, label_smoothing=self.label_smoothing)
         self.log_train_loss(loss)
         return loss
 

@@ -75,36 +75,6 @@ def test_multirun_sweep_makes_one_run_directory_per_value(tmp_path):
         assert (sweep / str(job) / "metrics.json").is_file()
 
 
-WORKSHOP_TASKS = [
-    "weekly_sales",
-    "somerville",
-    "credit_default",
-    "char_lm",
-    "sentences",
-    "sentences_ulmfit",
-    "cifar10_workshop",
-    "style_transfer",
-]
-
-
-@pytest.mark.slow
-def test_the_workshop_tasks_run_fast_dev_run_through_train_py(tmp_path):
-    """One multirun over the workshop's tasks (one process start for all): each runs a batch of every stage."""
-    run_python(
-        "train.py",
-        "-m",
-        f"task={','.join(WORKSHOP_TASKS)}",
-        "trainer=debug",
-        "trainer.enable_progress_bar=false",
-        f"paths.root_dir={tmp_path}",
-        f"hydra.sweep.dir={tmp_path}/sweep",
-    )
-    for job, task in enumerate(WORKSHOP_TASKS):
-        assert OmegaConf.load(tmp_path / "sweep" / str(job) / "config.yaml").task_name == task
-        assert "fast_dev_run" in (tmp_path / "sweep" / str(job) / "train.log").read_text()
-        assert json.loads((tmp_path / "sweep" / str(job) / "metrics.json").read_text()), task
-
-
 def test_stable_user_keys_exist_in_every_task(cache_dir, tmp_path):
     for task in TASKS:
         cfg = compose_config(task, tmp_path / task, cache_dir)

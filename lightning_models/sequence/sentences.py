@@ -9,6 +9,7 @@ from torch import nn
 
 from lightning_models.base import RecipeModule
 from lightning_models.contracts import ItemScores
+from lightning_models.losses import check_smoothing, smoothed_bce
 
 POOLINGS = ("last", "concat")
 
@@ -30,6 +31,7 @@ class SentenceLSTM(RecipeModule):
         n_layers: int = 3,
         pooling: str = "last",
         dropout: float = 0.0,
+        label_smoothing: float = 0.0,
         **optim,
     ) -> None:
         super().__init__(**optim)
@@ -38,6 +40,7 @@ class SentenceLSTM(RecipeModule):
         self.save_hyperparameters()
         self.pad_idx = pad_idx
         self.pooling = pooling
+        self.label_smoothing = check_smoothing(label_smoothing)
         self.embedding = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_idx)
         self.dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(emb_sz, n_hidden, n_layers, batch_first=True)
@@ -61,7 +64,7 @@ class SentenceLSTM(RecipeModule):
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         tokens, labels = batch
-        loss = F.binary_cross_entropy_with_logits(self(tokens).float(), labels)
+        loss = smoothed_bce(self(tokens).float(), labels, self.label_smoothing)
         self.log_train_loss(loss)
         return loss
 

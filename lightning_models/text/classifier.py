@@ -13,6 +13,7 @@ from torch import nn
 from lightning_models.base import RecipeModule
 from lightning_models.contracts import ItemScores
 from lightning_models.layers import bn_drop_lin_stack
+from lightning_models.losses import check_smoothing
 from lightning_models.stream_lm import detached
 from lightning_models.text.awd_lstm import AWDDropouts, awd_lstm_encoder
 from lightning_models.text.fastai_weights import FastaiPretrained
@@ -86,6 +87,7 @@ class TextClassifier(EncoderTransfer, FastaiPretrained, RecipeModule):
         pretrained_path: str | None = None,
         pretrained_vocab: str | None = None,
         recalibration_batches: int = 32,
+        label_smoothing: float = 0.0,
         **optim,
     ) -> None:
         super().__init__(**optim)
@@ -95,6 +97,7 @@ class TextClassifier(EncoderTransfer, FastaiPretrained, RecipeModule):
         self.head = PoolingHead([3 * emb_sz, *lin_ftrs, n_classes], ps)
         self.pad_idx, self.bptt, self.max_seq = pad_idx, bptt, max_seq
         self.recalibration_batches = recalibration_batches
+        self.label_smoothing = check_smoothing(label_smoothing)
         self.val_acc = torchmetrics.Accuracy("multiclass", num_classes=n_classes)
         self.test_acc = torchmetrics.Accuracy("multiclass", num_classes=n_classes)
         self.val_loss, self.test_loss = torchmetrics.MeanMetric(), torchmetrics.MeanMetric()
@@ -129,7 +132,7 @@ class TextClassifier(EncoderTransfer, FastaiPretrained, RecipeModule):
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         tokens, lengths, labels = batch[:3]
-        loss = F.cross_entropy(self(tokens, lengths).float(), labels)
+        loss = F.cross_entropy(self(tokens, lengths).float(), labels, label_smoothing=self.label_smoothing)
         self.log_train_loss(loss)
         return loss
 

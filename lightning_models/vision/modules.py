@@ -15,6 +15,7 @@ from torch import nn
 
 from lightning_models.base import RecipeModule
 from lightning_models.contracts import ItemScores
+from lightning_models.losses import check_smoothing, smoothed_nll
 from lightning_models.vision.backbone import BackboneNet, FeatureCache
 from lightning_models.vision.nets import HandLogisticRegression, LogisticRegression, SimpleCNN, WorkshopCNN
 
@@ -26,9 +27,10 @@ class VisionModule(RecipeModule):
     NHWC order, which oneDNN (CPU) and cuDNN run faster.
     """
 
-    def __init__(self, n_classes: int, channels_last: bool = False, **optim) -> None:
+    def __init__(self, n_classes: int, channels_last: bool = False, label_smoothing: float = 0.0, **optim) -> None:
         super().__init__(**optim)
         self.channels_last = channels_last
+        self.label_smoothing = check_smoothing(label_smoothing)
         self.val_loss = torchmetrics.MeanMetric()
         self.test_loss = torchmetrics.MeanMetric()
         self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n_classes)
@@ -49,7 +51,7 @@ class VisionModule(RecipeModule):
         return self(batch[0])
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = F.nll_loss(self.log_probs(batch, "train"), batch[1])
+        loss = smoothed_nll(self.log_probs(batch, "train"), batch[1], self.label_smoothing)
         self.log_train_loss(loss)
         return loss
 
