@@ -23,7 +23,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from datamodules.preprocessing import write_preprocessing
-from fastlightning.config import ConfigError, check_arguments, check_devices
+from fastlightning.config import ConfigError, accepted_arguments, check_arguments, check_devices
 from fastlightning.config_tree import print_config_tree
 from lightning_models.callbacks import LRFinder
 from lightning_models.checkpoints import CheckpointError, check_checkpoint
@@ -117,6 +117,19 @@ def epochs_from_schedules(cfg: DictConfig, callbacks: list) -> None:
             cfg.trainer.max_epochs = max(lengths)
 
 
+def tta_argument(cfg: DictConfig) -> dict[str, bool]:
+    """``tta=true`` as the image model's ``tta`` argument; another model refuses it by name."""
+    if not cfg.get("tta"):
+        return {}
+    accepted = accepted_arguments(cfg.model._target_)
+    if accepted is not None and "tta" not in accepted:
+        raise ConfigError(
+            f"tta=true averages the predictions of each image and its mirror image; {cfg.model._target_} "
+            f"(task {cfg.get('task_name')}) is not an image classifier"
+        )
+    return {"tta": True}
+
+
 def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
     """Fit, test and predict as ``cfg`` says; returns the final metrics (also in metrics.json)."""
     check_arguments(cfg)
@@ -129,7 +142,7 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model = instantiate(cfg.model, **datamodule.describe(), _convert_="all")
+    model = instantiate(cfg.model, **datamodule.describe(), **tta_argument(cfg), _convert_="all")
 
     callbacks = instantiate_group(cfg.get("callbacks"))
     if cfg.get("tune_lr") and not any(isinstance(c, LRFinder) for c in callbacks):

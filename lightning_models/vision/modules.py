@@ -6,6 +6,7 @@ to cache a frozen body's features).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -27,10 +28,13 @@ class VisionModule(RecipeModule):
     NHWC order, which oneDNN (CPU) and cuDNN run faster.
     """
 
-    def __init__(self, n_classes: int, channels_last: bool = False, label_smoothing: float = 0.0, **optim) -> None:
+    def __init__(
+        self, n_classes: int, channels_last: bool = False, label_smoothing: float = 0.0, tta: bool = False, **optim
+    ) -> None:
         super().__init__(**optim)
         self.channels_last = channels_last
         self.label_smoothing = check_smoothing(label_smoothing)
+        self.tta = tta
         self.val_loss = torchmetrics.MeanMetric()
         self.test_loss = torchmetrics.MeanMetric()
         self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n_classes)
@@ -50,6 +54,14 @@ class VisionModule(RecipeModule):
         """Log-probabilities for a batch of the given split (train, valid, test or predict)."""
         return self(batch[0])
 
+    def tested_log_probs(self, batch: Sequence[torch.Tensor], split: str) -> torch.Tensor:
+        """``log_probs``; with ``tta`` the log of the mean probability of each image and its mirror image
+        (test-time augmentation, for the test and predict stages: validation stays comparable across runs)."""
+        out = self.log_probs(batch, split)
+        if not self.tta:
+            return out
+        return torch.logaddexp(out.float(), self(batch[0].flip(-1)).float()) - math.log(2)
+
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = smoothed_nll(self.log_probs(batch, "train"), batch[1], self.label_smoothing)
         self.log_train_loss(loss)
@@ -58,7 +70,7 @@ class VisionModule(RecipeModule):
     def _evaluate(
         self, batch: Sequence[torch.Tensor], split: str, loss: torchmetrics.Metric, acc: torchmetrics.Metric
     ) -> None:
-        out = self.log_probs(batch, split)
+        out = self.tested_log_probs(batch, split) if split == "test" else self.log_probs(batch, split)
         loss.update(F.nll_loss(out, batch[1], reduction="none"))
         acc.update(out, batch[1])
         prefix = "val" if split == "valid" else split
@@ -72,7 +84,7 @@ class VisionModule(RecipeModule):
         self._evaluate(batch, "test", self.test_loss, self.test_acc)
 
     def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self.log_probs(batch, "predict")
+        return self.tested_log_probs(batch, "predict")
 
     def score_items(self, batch: Sequence[torch.Tensor]) -> ItemScores:
         """Each image's likeliest class, label and NLL loss, for the reports."""
