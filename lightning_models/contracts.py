@@ -50,6 +50,14 @@ class SelfContainedData(DescribedData, Protocol):
 
 
 @runtime_checkable
+class Mixable(Protocol):
+    """A model that trains on MixUp's mixed rows: it mixes its inputs and targets by ``mix_plan`` when the
+    ``MixUp`` callback has set one (a ``lightning_models.mixup.MixPlan``; None for plain batches)."""
+
+    mix_plan: Any
+
+
+@runtime_checkable
 class OptionalTestSet(Protocol):
     """A data module whose ``test_dataloader`` has rows only with some settings (a table's ``test_pct``)."""
 

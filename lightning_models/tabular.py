@@ -14,6 +14,7 @@ from lightning_models.contracts import ItemScores
 from lightning_models.layers import SparseDropout, sigmoid_range
 from lightning_models.losses import check_smoothing
 from lightning_models.metrics import ExpRMSPE
+from lightning_models.mixup import MixPlan
 
 
 class EntityEmbeddings(nn.Module):
@@ -98,14 +99,16 @@ class TabularNet(nn.Module):
         nn.init.kaiming_normal_(self.out.weight)
         self.y_range = tuple(y_range) if y_range is not None else None
 
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        """``x_cat``: codes of any integer type (data modules keep them small), ``x_cont``: floats."""
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor, mix: MixPlan | None = None) -> torch.Tensor:
+        """``x_cat``: codes of any integer type (data modules keep them small), ``x_cont``: floats; ``mix``
+        mixes the rows after their embedding (codes cannot be mixed), where MixUp mixes a tabular net."""
         parts = []
         if self.embeds is not None:
             parts.append(self.emb_drop(self.embeds(x_cat)))
         if self.n_cont:
             parts.append(self.bn_cont(x_cont))
-        x = self.out(self.hidden(torch.cat(parts, 1) if len(parts) > 1 else parts[0]))
+        x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        x = self.out(self.hidden(x if mix is None else mix.mix(x)))
         if x.size(1) > 1:
             return x
         x = x.squeeze(1)
@@ -253,17 +256,26 @@ class TabularClassifier(TabularRecipe):
         super().__init__(emb_szs, n_cont, n_out=n_classes, **net_and_optim)
         self.classes = list(classes)
         self.label_smoothing = check_smoothing(label_smoothing)
+        self.mix_plan: MixPlan | None = None
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weights", weights)
         self.val_metrics = classification_metrics(n_classes)
         self.test_metrics = classification_metrics(n_classes)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        x_cat, x_cont, y = batch
-        logits = self(x_cat, x_cont).float()
-        loss = F.cross_entropy(logits, y, weight=self.class_weights, label_smoothing=self.label_smoothing)
+        loss = self.train_loss(batch)
         self.log_train_loss(loss)
         return loss
+
+    def train_loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Cross-entropy (class-weighted, smoothed as set), on MixUp's mixed rows when it has set a plan."""
+        x_cat, x_cont, y = batch
+        logits = self.net(x_cat, x_cont, self.mix_plan).float()
+
+        def cross_entropy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(out, target, weight=self.class_weights, label_smoothing=self.label_smoothing)
+
+        return cross_entropy(logits, y) if self.mix_plan is None else self.mix_plan.loss(cross_entropy, logits, y)
 
     def _evaluate(self, batch: tuple[torch.Tensor, ...], metrics: nn.ModuleDict) -> None:
         x_cat, x_cont, y = batch

@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from lightning_models.callbacks.finetuning import GradualUnfreezing, UnfreezingStages
     from lightning_models.callbacks.interrupt import InterruptCheckpoint
     from lightning_models.callbacks.lr_finder import LRFinder
+    from lightning_models.callbacks.mixup import MixUp
     from lightning_models.callbacks.plots import EmbeddingReport, ForecastPlot, LossCurve
     from lightning_models.callbacks.reports import EpochCurves, PredictionGrid, ValidationReport
     from lightning_models.callbacks.schedules import SGDR, FlatCos, OneCycle, StepSchedule
@@ -22,6 +23,7 @@ __all__ = [
     "InterruptCheckpoint",
     "LRFinder",
     "LossCurve",
+    "MixUp",
     "OneCycle",
     "PredictionGrid",
     "StepSchedule",
@@ -35,6 +37,7 @@ __getattr__, __dir__ = lazy_exports(
         ".finetuning": ["GradualUnfreezing", "UnfreezingStages"],
         ".interrupt": ["InterruptCheckpoint"],
         ".lr_finder": ["LRFinder"],
+        ".mixup": ["MixUp"],
         ".plots": ["EmbeddingReport", "ForecastPlot", "LossCurve"],
         ".reports": ["EpochCurves", "PredictionGrid", "ValidationReport"],
         ".schedules": ["SGDR", "FlatCos", "OneCycle", "StepSchedule"],

@@ -17,6 +17,7 @@ from torch import nn
 from lightning_models.base import RecipeModule
 from lightning_models.contracts import ItemScores
 from lightning_models.losses import check_smoothing, smoothed_nll
+from lightning_models.mixup import MixPlan
 from lightning_models.vision.backbone import BackboneNet, FeatureCache
 from lightning_models.vision.nets import HandLogisticRegression, LogisticRegression, SimpleCNN, WorkshopCNN
 
@@ -35,6 +36,7 @@ class VisionModule(RecipeModule):
         self.channels_last = channels_last
         self.label_smoothing = check_smoothing(label_smoothing)
         self.tta = tta
+        self.mix_plan: MixPlan | None = None
         self.val_loss = torchmetrics.MeanMetric()
         self.test_loss = torchmetrics.MeanMetric()
         self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n_classes)
@@ -63,9 +65,17 @@ class VisionModule(RecipeModule):
         return torch.logaddexp(out.float(), self(batch[0].flip(-1)).float()) - math.log(2)
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = smoothed_nll(self.log_probs(batch, "train"), batch[1], self.label_smoothing)
+        loss = self.train_loss(batch)
         self.log_train_loss(loss)
         return loss
+
+    def train_loss(self, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The (smoothed) NLL; on MixUp's mixed images and targets when it has set a plan."""
+        plan = self.mix_plan
+        if plan is None:
+            return smoothed_nll(self.log_probs(batch, "train"), batch[1], self.label_smoothing)
+        out = self(plan.mix(batch[0]))
+        return plan.loss(lambda o, y: smoothed_nll(o, y, self.label_smoothing), out, batch[1])
 
     def _evaluate(
         self, batch: Sequence[torch.Tensor], split: str, loss: torchmetrics.Metric, acc: torchmetrics.Metric
