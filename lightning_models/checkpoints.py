@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import struct
 import zipfile
 from pathlib import Path
 
@@ -15,19 +16,21 @@ class CheckpointError(ValueError):
 
 
 def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
-    """``torch.load(path, weights_only=True)``, memory-mapped, with a clear error for a missing,
-    truncated, corrupted or unsafe (arbitrary-object) file."""
+    """``torch.load(path, weights_only=True)``, memory-mapped where torch's zip format allows it (a file in
+    the legacy format of ``_use_new_zipfile_serialization=False`` loads whole), with a clear error for a
+    missing, truncated, corrupted or unsafe (arbitrary-object) file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path} holds Python objects that weights-only loading refuses ({str(e).splitlines()[0]}); "
             f"only load files you trust, and save plain tensors and numbers"
         ) from None
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError) as e:
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, IndexError, struct.error) as e:
+        # (a truncated legacy-format file ends the unpickler's reads early: IndexError, struct.error)
         raise CheckpointError(f"{path} is not a readable {what} (truncated or corrupted?): {e}") from None
 
 

@@ -24,6 +24,17 @@ def test_a_good_checkpoint_passes_and_loads_weights_only(checkpoint):
     assert "optimizer_states" in read_weights(checkpoint)
 
 
+def test_a_legacy_format_checkpoint_loads_and_a_truncated_one_is_named(checkpoint, tmp_path):
+    legacy = tmp_path / "legacy.ckpt"
+    torch.save(torch.load(checkpoint, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    check_checkpoint(legacy, ToyRegressor())  # not refused as "truncated" (it cannot be memory-mapped)
+    torch.testing.assert_close(read_weights(legacy)["state_dict"], read_weights(checkpoint)["state_dict"])
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(legacy.read_bytes()[:500])
+    with pytest.raises(CheckpointError, match="cut.ckpt is not a readable checkpoint"):
+        read_weights(cut)
+
+
 def test_a_checkpoint_of_another_model_names_keys_and_shapes(checkpoint):
     with pytest.raises(
         CheckpointError,
