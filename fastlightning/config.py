@@ -39,6 +39,9 @@ def metric_mode(name: str) -> str:
 # ${metric_mode:${optimized_metric}}: which way an early stop or a checkpoint on the task's metric looks
 OmegaConf.register_new_resolver("metric_mode", metric_mode, replace=True)
 
+# ${path_name:${paths.output_dir}}: a run's folder name, the name its loggers give it
+OmegaConf.register_new_resolver("path_name", lambda path: Path(path).name, replace=True)
+
 # overrides of these nodes may name any constructor argument: `model.x=1` becomes `++model.x=1`
 OPEN_NODES = re.compile(r"^(?:stages\.\w+\.)?(?:model|data|trainer|callbacks\.\w+)\.[\w.]+=")
 

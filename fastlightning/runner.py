@@ -19,6 +19,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
@@ -161,6 +162,36 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
     if isinstance(datamodule, SelfContainedData) and trainer.is_global_zero:
         write_preprocessing(datamodule.preprocessing(), out)
 
+    try:
+        metrics = fit_test_predict(cfg, trainer, model, datamodule, stage)
+    except BaseException:
+        close_logger_runs(loggers, exit_code=1)
+        raise
+    close_logger_runs(loggers)
+    if trainer.is_global_zero:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"run directory: {out}")
+    return metrics
+
+
+def close_logger_runs(loggers: list, exit_code: int = 0) -> None:
+    """End the W&B run this run logged to: W&B keeps one run per process, which the next run of a sweep
+    would otherwise log into."""
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        import wandb
+
+        wandb.finish(exit_code=exit_code)
+
+
+def fit_test_predict(
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    model: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    stage: str | None,
+) -> dict[str, float]:
+    """The stages ``cfg`` asks for (train, test, predict), from ``ckpt_path`` if given; returns their metrics."""
+    out = Path(cfg.paths.output_dir)
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg, stage)
     if ckpt_path is not None:
         check_checkpoint(ckpt_path, model)
@@ -190,10 +221,6 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
             predictor = instantiate(cfg.trainer, devices=1, strategy="auto", num_nodes=1, logger=False, callbacks=[])
         predictions = predictor.predict(model, datamodule=datamodule, ckpt_path=weights, weights_only=True)
         log.info(f"predictions written to {datamodule.write_predictions(predictions, out)}")
-
-    if trainer.is_global_zero:
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        print(f"run directory: {out}")
     return metrics
 
 

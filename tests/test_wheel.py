@@ -10,6 +10,7 @@ import venv
 import zipfile
 from pathlib import Path
 
+import mlflow
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,10 @@ def test_the_wheel_carries_every_package_and_config_and_runs_a_task_from_an_empt
     assert Path(module).is_relative_to(env) and Path(conf) == Path(module).parent / "conf"
 
     few = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false"]
-    run(env / "bin" / "fastlightning", "task=movielens", *few, "hydra.run.dir=runs/movielens", cwd=empty)
-    assert "val/rmse" in json.loads((empty / "runs" / "movielens" / "metrics.json").read_text())
+    run(env / "bin" / "fastlightning", "task=movielens", *few, "logger=mlflow", "hydra.run.dir=runs/m", cwd=empty)
+    metrics = json.loads((empty / "runs" / "m" / "metrics.json").read_text())
+    client = mlflow.MlflowClient(f"sqlite:///{empty}/logs/mlflow.db")
+    (mlflow_run,) = client.search_runs([client.get_experiment_by_name("movielens").experiment_id])
+    assert mlflow_run.data.metrics["val/rmse"] == pytest.approx(metrics["val/rmse"])
     for command in ("predict", "export", "serve", "generate"):
         assert (env / "bin" / f"fastlightning-{command}").is_file()
