@@ -17,6 +17,7 @@ from datamodules.files import DataError
 from datamodules.rossmann_features import FEATURES_VERSION, RossmannFiles, available_features, build_features
 from datamodules.samples.rossmann import write_rossmann_sample
 from datamodules.source import DataSource
+from datamodules.splits import check_split
 from datamodules.tabular import EncodedTableDataModule
 from datamodules.tabular_encoding import ENCODING_VERSION, Table, cached_frame
 
@@ -98,13 +99,12 @@ class RossmannDataModule(EncodedTableDataModule):
         if self.val_start is not None:
             end = self.val_end if self.val_end is not None else dates.max()
             mask = ((dates >= self.val_start) & (dates <= end)).to_numpy()
-            if not mask.any():
-                raise DataError(
-                    f"no training days between val_start={self.val_start.date()} and {end.date()}; "
-                    f"train.csv covers {dates.min().date()}..{dates.max().date()}"
-                )
-            return mask
-        return (dates > dates.max() - pd.Timedelta(days=self.val_days)).to_numpy()
+            covered = f"train.csv covers {dates.min().date()}..{dates.max().date()}"
+            return check_split(
+                mask, str(self.folder / "train.csv"), f"the window {self.val_start.date()}..{end.date()} ({covered})"
+            )
+        mask = (dates > dates.max() - pd.Timedelta(days=self.val_days)).to_numpy()
+        return check_split(mask, str(self.folder / "train.csv"), f"val_days={self.val_days}")
 
     def table(self) -> Table:
         """The training days with their validation rows; the test days (and their Id and Open) to predict."""

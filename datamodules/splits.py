@@ -44,6 +44,16 @@ def latest_split(times: np.ndarray, valid_pct: float, what: str = "rows") -> tup
     return np.sort(order[: len(times) - n_valid]), np.sort(order[len(times) - n_valid :])
 
 
+def check_split(is_valid: np.ndarray, where: str, rule: str) -> np.ndarray:
+    """``is_valid`` when both sides have rows; else a DataError naming the rule that left one empty (a run
+    would train on nothing, or train in full and have no validation to report)."""
+    n_valid = int(is_valid.sum())
+    if 0 < n_valid < len(is_valid):
+        return is_valid
+    side = "no validation rows" if n_valid == 0 else "no training rows"
+    raise DataError(f"{where}: {rule} leaves {side} among the {len(is_valid)} rows; change it or the data")
+
+
 def valid_mask(n_rows: int, valid_rows: np.ndarray) -> np.ndarray:
     """A boolean mask of ``n_rows`` that is true at ``valid_rows``."""
     mask = np.zeros(n_rows, dtype=bool)

@@ -20,7 +20,7 @@ from datamodules.cache import Arrays, cached, file_fingerprint
 from datamodules.files import DataError, read_csv, require_file
 from datamodules.preprocessing.tabular import TablePreprocessing
 from datamodules.source import DataSource
-from datamodules.splits import check_valid_pct, random_split, valid_mask
+from datamodules.splits import check_split, check_valid_pct, random_split, valid_mask
 from datamodules.table_columns import KNOWN_TABLES, NO_KNOWN_TABLE, CsvColumns, KnownTable
 from datamodules.tabular_encoding import (
     EMB_RULES,
@@ -338,11 +338,11 @@ class TabularDataModule(EncodedTableDataModule):
             return valid_mask(len(frame), random_split(len(frame), self.valid_pct, self.seed)[1])
         values = frame[self.valid_col]
         if pd.api.types.is_bool_dtype(values):
-            return values.to_numpy(dtype=bool)
+            return check_split(values.to_numpy(dtype=bool), str(self.csv_path), f"valid_col={self.valid_col}")
         numbers = pd.to_numeric(values, errors="coerce")
         if not numbers.isin([0, 1]).all():
             raise DataError(f"{self.csv_path}: valid_col {self.valid_col!r} must be true/false or 1/0 in every row")
-        return numbers.to_numpy(dtype=bool)
+        return check_split(numbers.to_numpy(dtype=bool), str(self.csv_path), f"valid_col={self.valid_col}")
 
     def test_rows(self, is_valid: np.ndarray) -> np.ndarray:
         """The test mask: ``test_pct`` of all the rows, drawn (seeded) from those not in validation."""

@@ -8,6 +8,7 @@ import sys
 import warnings
 
 import hydra
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
 from datamodules.files import DataError
@@ -48,10 +49,27 @@ def main(cfg: DictConfig) -> float | None:
     quiet_known_noise()
     try:
         return optimized_value(run(cfg), cfg.get("optimized_metric"), bool(cfg.get("train")))
-    except (ConfigError, DataError, CheckpointError) as e:
-        log.error(str(e))
-        print(f"error: {e}", file=sys.stderr)
+    except Exception as e:
+        message = user_message(e)
+        if message is None:
+            raise
+        log.error(message)
+        print(f"error: {message}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def user_message(error: Exception) -> str | None:
+    """What to tell the user of an error in their settings or files (None for a bug, which keeps its traceback).
+
+    A constructor that refuses its arguments raises a ValueError, which Hydra's ``instantiate`` wraps:
+    the message is the constructor's, with the class it came from.
+    """
+    if isinstance(error, (ConfigError, DataError, CheckpointError)):
+        return str(error)
+    if isinstance(error, InstantiationException) and isinstance(error.__cause__, ValueError):
+        target = re.search(r"target '([\w.]+)'", str(error))
+        return f"{error.__cause__} ({target.group(1) if target else 'building the run'})"
+    return None
 
 
 def entry() -> None:

@@ -143,3 +143,20 @@ def check_devices(trainer: DictConfig) -> None:
             f"GPU, and torch sees none here; on a CPU use trainer=cpu or trainer=ddp_cpu, and "
             f"trainer.precision=bf16-mixed for mixed precision"
         )
+
+
+def is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_counts(cfg: DictConfig) -> None:
+    """The seed and the number of epochs are whole numbers a run can use, refused by key otherwise."""
+    seed = cfg.get("seed")
+    if seed is not None and not is_whole(seed):
+        raise ConfigError(f"seed={seed!r} is not a whole number; give one (seed=42), or seed=null for no seeding")
+    epochs = cfg.trainer.get("max_epochs")
+    if cfg.get("train") and epochs is not None and not (is_whole(epochs) and epochs >= 1):
+        raise ConfigError(
+            f"trainer.max_epochs={epochs!r}: the epochs to train must be a positive whole number (the lr schedule "
+            f"is fitted to them); to evaluate a checkpoint without training use train=false ckpt_path=..."
+        )

@@ -251,8 +251,13 @@ def test_validation_window_or_last_days(tmp_path):
     last.setup("fit")
     assert len(last.datasets["valid"]) == 6  # 2015-01-16..18, both stores
     empty = RossmannDataModule(data_dir=str(folder), val_start="2016-01-01", cache_dir=str(tmp_path / "cache"))
-    with pytest.raises(DataError, match="no training days between val_start=2016-01-01"):
+    with pytest.raises(DataError, match=r"train.csv: the window 2016-01-01\.\.2015-01-18 \(train.csv covers 2015-01-0"):
         empty.prepare_data()
+    with pytest.raises(DataError, match=r"window .* leaves no validation rows among the 26 rows"):
+        empty.prepare_data()
+    everything = RossmannDataModule(data_dir=str(folder), val_days=1000, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(DataError, match=r"train.csv: val_days=1000 leaves no training rows among the 26 rows"):
+        everything.prepare_data()
 
 
 def write_hand(tmp_path, change) -> RossmannDataModule:

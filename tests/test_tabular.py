@@ -271,6 +271,21 @@ def test_valid_col_picks_the_validation_rows(tmp_path, cache_dir):
     np.testing.assert_allclose(module.datasets["valid"].tensors[2].numpy(), frame["y"][150:], rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("flag", "side"),
+    [pytest.param(0, "no validation rows", id="all false"), pytest.param(1, "no training rows", id="all true")],
+)
+def test_a_valid_col_that_empties_a_side_is_refused_before_training(tmp_path, cache_dir, flag, side):
+    frame = generic_csv(tmp_path / "train.csv", 20, seed=0)
+    frame["is_valid"] = flag
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    module = TabularDataModule(
+        csv=str(tmp_path / "train.csv"), cont_names=["z"], y_name="y", valid_col="is_valid", cache_dir=str(cache_dir)
+    )
+    with pytest.raises(DataError, match=f"train.csv: valid_col=is_valid leaves {side} among the 20 rows"):
+        module.prepare_data()
+
+
 def test_tabular_classification_learns_the_house_type_and_predicts_class_probabilities(run_task, tmp_path):
     """The sample's house type follows from area and garden: far above the majority class's 50%."""
     metrics = run_task("tabular_clas", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "clas")

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from datamodules import MNISTDataModule
 from fastlightning import load_run
 from lightning_models import BackboneModule, HandLogisticRegression, LogisticRegression
+from lightning_models.checkpoints import CheckpointError
 from lightning_models.vision import WorkshopCNN, classifier_head
 
 
@@ -109,7 +110,7 @@ BAD_MODEL_ARGUMENTS = {
     ),
     "missing weights file": (
         {"weights_path": "nothing.pth"},
-        FileNotFoundError,
+        CheckpointError,
         r"weights_path .*nothing.pth: no such file; give the path of torchvision's resnet18 weights",
     ),
     "ps of the wrong length": (

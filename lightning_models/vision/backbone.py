@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from lightning_models.checkpoints import CheckpointError, read_weights
 from lightning_models.layers import bn_drop_lin_stack
 
 POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d)
@@ -57,13 +58,13 @@ def load_body_weights(model: nn.Module, body: nn.Module, path: str | Path, arch:
     """Load the body's weights from a torchvision state-dict file (``weights_only``; classifier keys ignored)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise CheckpointError(
             f"weights_path {path}: no such file; give the path of torchvision's {arch} weights "
             f"(the .pth state dict torchvision downloads), or leave weights_path unset to start from random weights"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_weights(path, f"torchvision {arch} weights file")
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} is not a state dict (a mapping of names to tensors) of torchvision's {arch}")
+        raise CheckpointError(f"{path} is not a state dict (a mapping of names to tensors) of torchvision's {arch}")
     own = model.state_dict()
     needed = {n for n in _tensor_names(model, body) if not n.endswith("num_batches_tracked")}
     missing = sorted(needed - state.keys())
@@ -71,7 +72,7 @@ def load_body_weights(model: nn.Module, body: nn.Module, path: str | Path, arch:
     if missing or wrong:
         problems = [f"missing {', '.join(missing[:3])}"] if missing else []
         problems += [f"{n} is {tuple(state[n].shape)}, expected {tuple(own[n].shape)}" for n in wrong[:3]]
-        raise ValueError(
+        raise CheckpointError(
             f"{path} does not hold the weights of torchvision's {arch} ({len(missing)} tensors missing, "
             f"{len(wrong)} of another shape: {'; '.join(problems)}); check model.arch"
         )
