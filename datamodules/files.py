@@ -27,6 +27,20 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
+# the first bytes of the compressed formats a text file is most often mistaken for
+COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+
+
+def not_text(path: Path, error: UnicodeDecodeError, encoding: str = "utf-8", hint: str = "") -> DataError:
+    """The error for a file that does not decode (``hint``: what to do): a compressed file is named as one."""
+    with open(path, "rb") as handle:
+        start = handle.read(6)
+    kind = next((name for magic, name in COMPRESSED.items() if start.startswith(magic)), None)
+    if kind is not None:
+        return DataError(f"{path} looks {kind}-compressed, not like text: decompress it (or unpack the archive) first")
+    return DataError(f"{path} is not valid {encoding} text ({error.reason} at byte {error.start}){hint}")
+
+
 def read_csv(
     path: str | Path,
     required: Sequence[str] = (),
@@ -40,8 +54,7 @@ def read_csv(
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: expected a header row with {', '.join(required) or 'columns'}") from None
     except UnicodeDecodeError as e:
-        encoding = kwargs.get("encoding", "utf-8")
-        raise DataError(f"{path} is not valid {encoding} text ({e.reason} at byte {e.start})") from None
+        raise not_text(path, e, kwargs.get("encoding", "utf-8")) from None
     except (pd.errors.ParserError, csv.Error) as e:
         raise DataError(f"{path} could not be parsed as CSV: {e}") from None
     missing = [c for c in required if c not in frame.columns]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,6 +100,12 @@ def test_ml_100k_tab_separated_ratings_and_latin1_titles(tmp_path):
             "userId,movieId,rating\n1,2,4\n".encode("utf-16"),
             "is not valid utf-8 text",
             id="utf-16 file",
+        ),
+        pytest.param(
+            "ratings.csv",
+            gzip.compress(b"userId,movieId,rating\n1,2,4\n"),
+            r"ratings.csv looks gzip-compressed, not like text: decompress it",
+            id="gzipped file without .gz",
         ),
         pytest.param("u.data", "1,5,4,881250949\n", "expected 4 tab-separated columns", id="ml-100k with commas"),
         pytest.param(

@@ -14,7 +14,7 @@ import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
-from datamodules.files import DataError, require_file
+from datamodules.files import DataError, not_text, require_file
 from datamodules.preprocessing.text import PromptPreprocessing
 from datamodules.samples.text import write_story_sample
 from datamodules.source import DataSource
@@ -31,10 +31,8 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     try:
         text = require_file(path, "data.text_file").read_text(encoding="utf-8-sig" if encoding == "utf-8" else encoding)
     except UnicodeDecodeError as e:
-        raise DataError(
-            f"{path} is not valid {encoding} text ({e.reason} at byte {e.start}); save it as UTF-8 or set "
-            f"data.encoding to the file's (e.g. latin-1)"
-        ) from None
+        hint = "; save it as UTF-8 or set data.encoding to the file's (e.g. latin-1)"
+        raise not_text(path, e, encoding, hint) from None
     if not text:
         raise DataError(f"{path} is empty: a character model needs text to learn from")
     return text

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from datamodules.cache import file_fingerprint
-from datamodules.files import DataError, require_file
+from datamodules.files import DataError, not_text, require_file
 
 SPLITS = ("train", "valid", "test", "unsup", "")
 
@@ -57,7 +57,7 @@ def read_text_file(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not valid utf-8 text ({e.reason} at byte {e.start})") from None
+        raise not_text(path, e) from None
 
 
 class Corpus:
@@ -110,7 +110,7 @@ def _csv_columns(path: Path, what: str) -> list[str]:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: expected a header row naming the {what} columns") from None
     except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not valid utf-8 text ({e.reason} at byte {e.start})") from None
+        raise not_text(path, e) from None
 
 
 def _pick(columns: Sequence[str], given: str | None, candidates: Sequence[str], path: Path, what: str) -> str | None:
@@ -271,7 +271,7 @@ def read_labelled(path: Path) -> tuple[list[str], list[int]]:
     try:
         text = require_file(path, "a labelled-sentences file").read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not valid utf-8 text ({e.reason} at byte {e.start})") from None
+        raise not_text(path, e) from None
     sentences, labels = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
