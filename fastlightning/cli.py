@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import sys
 import warnings
 
 import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from datamodules.files import DataError
 from fastlightning.config import CONF_DIR, ConfigError, open_overrides
@@ -49,6 +51,11 @@ def main(cfg: DictConfig) -> float | None:
     quiet_known_noise()
     try:
         return optimized_value(run(cfg), cfg.get("optimized_metric"), bool(cfg.get("train")))
+    except SIGTERMException:
+        # Lightning ends a SIGTERM'd fit (or one stopped by a first Ctrl-C) with a SystemExit of status 0;
+        # a preempted job must not look finished
+        log.error("stopped by SIGTERM or Ctrl-C; resume with ckpt_path=last")
+        raise SystemExit(128 + signal.SIGTERM) from None
     except Exception as e:
         message = user_message(e)
         if message is None:

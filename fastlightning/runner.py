@@ -10,6 +10,7 @@ subdirectory ``<name>`` of the run directory, where the later stages find its ar
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import logging
 import warnings
@@ -19,7 +20,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
@@ -27,7 +28,7 @@ from datamodules.preprocessing import write_preprocessing
 from fastlightning.config import ConfigError, accepted_arguments, check_arguments, check_counts, check_devices
 from fastlightning.config_tree import print_config_tree
 from lightning_models.callbacks import LRFinder
-from lightning_models.checkpoints import CheckpointError, check_checkpoint
+from lightning_models.checkpoints import CheckpointError, check_checkpoint, read_weights
 from lightning_models.contracts import OptionalTestSet, SelfContainedData
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,14 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
         callbacks.append(LRFinder())
     epochs_from_schedules(cfg, callbacks)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg, stage)
+    if ckpt_path is not None:
+        check_checkpoint(ckpt_path, model)
+        # resuming into its own run directory, whose checkpoints are expected to be there
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     loggers = instantiate_group(cfg.get("logger"))
+    if ckpt_path is not None and cfg.get("train"):
+        keep_earlier_metrics(loggers, ckpt_path)
     if cfg.get("tags"):
         for logger in loggers:
             logger.log_hyperparams({"tags": list(cfg.tags)})
@@ -164,7 +172,7 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
         write_preprocessing(datamodule.preprocessing(), out)
 
     try:
-        metrics = fit_test_predict(cfg, trainer, model, datamodule, stage)
+        metrics = fit_test_predict(cfg, trainer, model, datamodule, ckpt_path)
     except BaseException:
         close_logger_runs(loggers, exit_code=1)
         raise
@@ -184,20 +192,37 @@ def close_logger_runs(loggers: list, exit_code: int = 0) -> None:
         wandb.finish(exit_code=exit_code)
 
 
+def keep_earlier_metrics(loggers: list, ckpt_path: str) -> None:
+    """Lightning's CSV logger starts metrics.csv afresh in a folder that has one: a run resumed into its own
+    directory keeps the rows it logged before the checkpoint's step (it logs the later ones again)."""
+    if rank_zero_only.rank != 0:
+        return
+    step = int(read_weights(ckpt_path)["global_step"])
+    warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+    for logger in loggers:
+        path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
+        if path is None or not path.is_file():
+            continue
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            header, rows = list(reader.fieldnames or []), [r for r in reader if int(r["step"]) < step]
+        writer = logger.experiment  # Lightning's writer deletes the file as it starts
+        writer.metrics_keys = header
+        with open(path, "w", newline="") as handle:
+            kept = csv.DictWriter(handle, fieldnames=header)
+            kept.writeheader()
+            kept.writerows(rows)
+
+
 def fit_test_predict(
     cfg: DictConfig,
     trainer: pl.Trainer,
     model: pl.LightningModule,
     datamodule: pl.LightningDataModule,
-    stage: str | None,
+    ckpt_path: str | None,
 ) -> dict[str, float]:
     """The stages ``cfg`` asks for (train, test, predict), from ``ckpt_path`` if given; returns their metrics."""
     out = Path(cfg.paths.output_dir)
-    ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg, stage)
-    if ckpt_path is not None:
-        check_checkpoint(ckpt_path, model)
-        # resuming into its own run directory, whose checkpoints are expected to be there
-        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     weights = None if cfg.get("train") else ckpt_path
     metrics: dict[str, float] = {}
     if cfg.get("train"):

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -71,9 +72,14 @@ def test_signalled_movielens_run_resumes_to_the_uninterrupted_result(run_task, t
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert 90 <= checkpoint["global_step"] < 150, result.stderr[-2000:]
     assert not (run_dir / "metrics.json").exists()
+    # a stopped run does not look finished: 128 + 15, as a shell reports a SIGTERM (a first Ctrl-C is one)
+    assert result.returncode == 143
 
     resumed = run_task("movielens", *MOVIELENS, "ckpt_path=last", run_dir=run_dir)
     assert resumed["val/rmse"] == pytest.approx(full["val/rmse"], rel=1e-5)
+    # metrics.csv holds the rows logged before the stop and after the resume, as the uninterrupted run's
+    logged = pd.read_csv(run_dir / "metrics.csv")
+    pd.testing.assert_frame_equal(logged, pd.read_csv(tmp_path / "full" / "metrics.csv"), rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -100,6 +106,7 @@ def test_signalled_language_model_resumes_to_the_uninterrupted_result(run_task, 
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert 100 <= checkpoint["global_step"] < 160, result.stderr[-2000:]
     assert "lm_state" in checkpoint and not (run_dir / "encoder.pt").exists()
+    assert result.returncode == 143
 
     resumed = run_task("imdb_lm", *LANGUAGE_MODEL, "ckpt_path=last", run_dir=run_dir)
     assert resumed["val/loss"] == pytest.approx(full["val/loss"], rel=1e-5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -15,29 +16,23 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 class InterruptCheckpoint(Callback):
     """Saves ``last.ckpt`` when training is interrupted, between two training steps.
 
-    Lightning stops at the end of the current step on SIGTERM. The first Ctrl-C is made to do the
-    same (the second one stops at once): the step in flight finishes, then the checkpoint holds the
-    weights, the optimizer, the step count (so the lr schedule) and the data position, so that a
-    resumed run goes on exactly where this one stopped.
+    Lightning stops at the end of the current step on SIGTERM. The first Ctrl-C is turned into a
+    SIGTERM, so it stops at the same point (the second one stops at once): the step in flight finishes,
+    with its lr-schedule step and counters, then the checkpoint holds the weights, the optimizer, the
+    step count and the data position, so that a resumed run goes on exactly where this one stopped.
     """
 
     def __init__(self, dirpath: str | None = None) -> None:
         self.dirpath = dirpath
-        self._stop_requested = False
         self._previous_handler = None
 
     def _on_sigint(self, signum, frame) -> None:
-        self._stop_requested = True
         signal.signal(signal.SIGINT, self._previous_handler)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._stop_requested = False
         if threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
-
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
-        if self._stop_requested:
-            raise KeyboardInterrupt
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._restore_handler()
