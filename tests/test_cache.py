@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 
 import numpy as np
@@ -62,3 +63,55 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path):
     with pytest.raises(ValueError, match="bad input"):
         cached(tmp_path / "cache", "demo", {}, build)
     assert not [p for p in (tmp_path / "cache" / "demo").iterdir() if p.is_dir()]
+
+
+def test_an_edit_that_restores_the_modification_time_still_makes_a_new_entry(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("a\n1\n")
+    stat = data.stat()
+    first = file_fingerprint(data)
+    data.write_text("a\n2\n")  # the same size
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert data.stat().st_mtime_ns == stat.st_mtime_ns and file_fingerprint(data) != first
+
+
+def counting_build(calls: list):
+    def build():
+        calls.append(1)
+        return {"x": np.arange(100) * len(calls)}, {"calls": len(calls)}
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(
+            lambda entry: (entry / "arrays.npz").write_bytes((entry / "arrays.npz").read_bytes()[:50]),
+            id="truncated arrays",
+        ),
+        pytest.param(lambda entry: (entry / "meta.json").unlink(), id="no metadata"),
+        pytest.param(lambda entry: (entry / "meta.json").write_text('{"calls": '), id="half-written metadata"),
+    ],
+)
+def test_a_damaged_entry_is_discarded_and_built_again(tmp_path, damage, caplog):
+    calls = []
+    cached(tmp_path / "cache", "demo", {"a": 1}, counting_build(calls))
+    (entry,) = [p for p in (tmp_path / "cache" / "demo").iterdir() if p.is_dir()]
+    damage(entry)
+    arrays, meta = cached(tmp_path / "cache", "demo", {"a": 1}, counting_build(calls))
+    assert len(calls) == 2 and meta == {"calls": 2} and arrays["x"].tolist() == list(range(0, 200, 2))
+    assert "cannot be read (damaged or half-written); building it again" in caplog.text
+    assert cached(tmp_path / "cache", "demo", {"a": 1}, counting_build(calls))[1] == {"calls": 2}
+
+
+def test_a_killed_writers_temporary_folder_is_removed_by_the_next_build(tmp_path):
+    calls = []
+    cached(tmp_path / "cache", "demo", {"a": 1}, counting_build(calls))
+    (entry,) = [p for p in (tmp_path / "cache" / "demo").iterdir() if p.is_dir()]
+    leftover = entry.parent / f".{entry.name}-killed"
+    leftover.mkdir()
+    (leftover / "arrays.npz").write_bytes(b"half")
+    shutil.rmtree(entry)  # the entry is built again, as after a killed first build
+    cached(tmp_path / "cache", "demo", {"a": 1}, counting_build(calls))
+    assert not leftover.exists() and len(calls) == 2
