@@ -207,13 +207,60 @@ def tree_files(folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]
     return classes, files
 
 
+def check_classes(train_labels: np.ndarray, classes: list[str], where: str) -> None:
+    """At least two classes, each with training images: an empty class folder, or a label far from the
+    others, would otherwise become a class the model can never learn."""
+    if len(classes) < 2:
+        raise DataError(f"{where}: a classifier needs at least 2 classes, found {len(classes)}: {', '.join(classes)}")
+    counts = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=len(classes))
+    empty = [classes[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        raise DataError(
+            f"{where}: {len(empty)} of the {len(classes)} classes have no training images ({shown}); "
+            f"remove the empty class folders, or check the labels"
+        )
+
+
+def numbered_classes(train_y: np.ndarray, test_y: np.ndarray, where: str, names: list[str] = ()) -> list[str]:
+    """The classes of integer labels: the ``names`` the files give, where they cover every label, else
+    0..K-1 for the largest label, checked as above."""
+    if min(train_y.min(), test_y.min()) < 0:
+        raise DataError(f"{where} holds negative labels")
+    n_classes = int(max(train_y.max(), test_y.max())) + 1
+    if len(names) >= n_classes:
+        return list(names)
+    classes = [str(i) for i in range(n_classes)]
+    check_classes(train_y, classes, where)
+    return classes
+
+
+# PIL's modes of 16-bit (and 32-bit integer) grey pixels, which its RGB conversion clips to white
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
 def open_rgb(path: str | Path) -> Image.Image:
-    """One image file, decoded as RGB; a file that is not an image is a DataError naming it."""
+    """One image file, decoded as RGB (16-bit grey scaled to 8 bits); a file that is not an image, one
+    past PIL's size limit or of floating-point pixels is a DataError naming it."""
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            return as_rgb(image, path)
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path} is too large to decode ({e}); it may be a decompression bomb") from None
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"{path} cannot be read as an image ({e}); remove or replace the file") from None
+
+
+def as_rgb(image: Image.Image, path: str | Path) -> Image.Image:
+    """``image`` as 8-bit RGB, its levels kept: 16-bit grey becomes its top 8 bits."""
+    if image.mode in WIDE_MODES:
+        values = np.asarray(image).astype(np.int64)
+        if values.min() < 0 or values.max() > 65535:
+            raise DataError(f"{path}: mode {image.mode} pixels outside 0..65535; save it as an 8- or 16-bit image")
+        return Image.fromarray((values >> 8).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        raise DataError(f"{path} holds floating-point pixels (mode F); save it as an 8- or 16-bit image")
+    return image.convert("RGB")
 
 
 def read_image(path: Path) -> np.ndarray:

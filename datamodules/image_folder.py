@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
@@ -14,7 +15,7 @@ from torchvision.transforms import v2
 from datamodules.batching import TensorLoader, tensor_loader
 from datamodules.files import DataError
 from datamodules.image_batches import ImageBatches
-from datamodules.image_files import open_rgb
+from datamodules.image_files import check_classes, open_rgb
 from datamodules.samples.images import write_image_folder_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_valid_pct, random_split
@@ -123,6 +124,7 @@ class ImageFolderDataModule(ImageBatches):
         except FileNotFoundError:
             raise DataError(f"{train_dir} has no class subfolders: expected {train_dir}/<class>/<image>.jpg") from None
         train = self._labelled(train_dir, class_to_idx)
+        check_classes(np.array([label for _, label in train]), self.classes, str(train_dir))
         valid_dir = next((folder / n for n in ("valid", "val") if (folder / n).is_dir()), None)
         if valid_dir is None:
             train_rows, valid_rows = random_split(len(train), self.valid_pct, self.seed, what="images")

@@ -23,9 +23,11 @@ from datamodules.cache import cached, file_fingerprint
 from datamodules.files import DataError
 from datamodules.image_batches import ImageBatches, channel_stats
 from datamodules.image_files import (
+    check_classes,
     find_cifar10,
     find_mnist,
     is_image_tree,
+    numbered_classes,
     read_cifar10,
     read_image_tree,
     read_mnist_split,
@@ -146,10 +148,8 @@ class MNISTDataModule(InMemoryImages):
         files = find_mnist(self.folder)
         train_x, train_y = read_mnist_split(files["train_images"], files["train_labels"])
         test_x, test_y = read_mnist_split(files["test_images"], files["test_labels"])
-        n_classes = int(max(train_y.max(), test_y.max())) + 1
-        if min(train_y.min(), test_y.min()) < 0:
-            raise DataError(f"{files['train_labels']} or {files['test_labels']} holds negative labels")
-        return train_x, train_y, test_x, test_y, [str(i) for i in range(n_classes)]
+        classes = numbered_classes(train_y, test_y, f"{files['train_labels']} and {files['test_labels']}")
+        return train_x, train_y, test_x, test_y, classes
 
 
 class CIFAR10DataModule(InMemoryImages):
@@ -166,9 +166,13 @@ class CIFAR10DataModule(InMemoryImages):
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
         folder = self.folder
-        data = self._read_tree(folder) if is_image_tree(folder) else read_cifar10(find_cifar10(folder))
-        n_classes = int(max(data["train_y"].max(), data["test_y"].max())) + 1
-        classes = data["classes"] if len(data["classes"]) >= n_classes else [str(i) for i in range(n_classes)]
+        if is_image_tree(folder):
+            data = self._read_tree(folder)
+            classes = data["classes"]
+            check_classes(data["train_y"], classes, str(folder / "train"))
+        else:
+            data = read_cifar10(find_cifar10(folder))
+            classes = numbered_classes(data["train_y"], data["test_y"], str(folder), names=data["classes"])
         return data["train_x"], data["train_y"], data["test_x"], data["test_y"], classes
 
     def _read_tree(self, folder: Path) -> dict:

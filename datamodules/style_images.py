@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from datamodules.batching import ResumableLoader, ResumableSampler, TensorBatches
 from datamodules.files import DataError, require_file
+from datamodules.image_files import as_rgb
 from datamodules.image_folder import IMAGENET_MEAN, IMAGENET_STD
 from datamodules.samples.style_images import CONTENT_FILE, STYLE_FILE, write_style_images_sample
 from datamodules.source import DataSource
@@ -28,8 +29,8 @@ def read_image(path: Path, what: str) -> Image.Image:
     require_file(path, what)
     try:
         with Image.open(path) as image:
-            return ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, OSError) as e:
+            return as_rgb(ImageOps.exif_transpose(image), path)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise DataError(f"{path} cannot be read as an image ({e}); give a JPEG or PNG file as the {what}") from None
 
 

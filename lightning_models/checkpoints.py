@@ -15,6 +15,10 @@ class CheckpointError(ValueError):
     """A checkpoint or weight file that cannot be used; the message names the file and the reason."""
 
 
+# torch's legacy (non-zip) format is a series of pickles, each opening with the PROTO opcode
+PICKLE_START = b"\x80"
+
+
 def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
     """``torch.load(path, weights_only=True)``, memory-mapped where torch's zip format allows it (a file in
     the legacy format of ``_use_new_zipfile_serialization=False`` loads whole), with a clear error for a
@@ -22,8 +26,12 @@ def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
+    is_zip = zipfile.is_zipfile(path)
+    with open(path, "rb") as handle:
+        if not is_zip and handle.read(1) != PICKLE_START:
+            raise CheckpointError(f"{path} is not a readable {what}: not a file torch.save writes (zip or legacy)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path} holds Python objects that weights-only loading refuses ({str(e).splitlines()[0]}); "

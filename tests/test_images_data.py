@@ -21,7 +21,7 @@ from datamodules.image_batches import (
     random_flip,
     random_grayscale,
 )
-from datamodules.image_files import read_cifar_batch, read_idx
+from datamodules.image_files import WIDE_MODES, open_rgb, read_cifar_batch, read_idx
 
 
 def idx_bytes(type_code: int, shape: tuple[int, ...], values: bytes) -> bytes:
@@ -304,9 +304,11 @@ def folder_with(tmp_path: Path, layout: dict, broken: str | None = None) -> Imag
     return ImageFolderDataModule(str(tmp_path), image_size=16, batch_size=2)
 
 
-def first_batch(dm) -> None:
+def every_batch(dm) -> None:
     dm.setup("fit")
-    next(iter(dm.train_dataloader()))
+    for loader in (dm.train_dataloader(), dm.val_dataloader()):
+        for _ in loader:
+            pass
 
 
 BAD_INPUTS = {
@@ -367,11 +369,25 @@ BAD_INPUTS = {
         r"train has no class subfolders: expected .*train/<class>/<image>.jpg",
     ),
     "validation class unknown to train/": (
-        lambda tmp: folder_with(tmp, {"train": {"cat": 2}, "valid": {"cat": 1, "zebra": 1}}).setup("fit"),
-        r"valid has class folder\(s\) zebra that train/ lacks; the training classes are cat",
+        lambda tmp: folder_with(tmp, {"train": {"cat": 2, "dog": 2}, "valid": {"cat": 1, "zebra": 1}}).setup("fit"),
+        r"valid has class folder\(s\) zebra that train/ lacks; the training classes are cat, dog",
+    ),
+    "an empty class folder": (
+        lambda tmp: folder_with(tmp, {"train": {"cat": 2, "dog": 0, "emu": 2}}).setup("fit"),
+        r"train: 1 of the 3 classes have no training images \(dog\); remove the empty class folders",
+    ),
+    "one class folder": (
+        lambda tmp: folder_with(tmp, {"train": {"cat": 3}}).setup("fit"),
+        r"train: a classifier needs at least 2 classes, found 1: cat",
+    ),
+    "a label far outside the others": (
+        lambda tmp: mnist_with(tmp, train_labels_idx1_ubyte=idx_bytes(0x08, (10,), bytes([*range(9), 200]))).setup(
+            "fit"
+        ),
+        r"train-labels-idx1-ubyte and .*t10k-labels-idx1-ubyte: 191 of the 201 classes have no training images",
     ),
     "unreadable image file": (
-        lambda tmp: first_batch(folder_with(tmp, {"train": {"cat": 4}}, broken="train/cat/0.jpg")),
+        lambda tmp: every_batch(folder_with(tmp, {"train": {"cat": 4, "dog": 2}}, broken="train/cat/0.jpg")),
         r"0.jpg cannot be read as an image .*; remove or replace the file",
     ),
     "unknown augmentation": (
@@ -379,6 +395,26 @@ BAD_INPUTS = {
         r"unknown augmentation\(s\) \['rotate'\]: choose from crop, flip, grayscale",
     ),
 }
+
+
+def test_16_bit_images_keep_their_levels_and_float_pixels_are_refused(tmp_path):
+    """PIL's RGB conversion clips 16-bit grey to white; the readers scale it to 8 bits instead."""
+    levels = (np.arange(64, dtype=np.uint16) * 1000).reshape(8, 8)
+    Image.fromarray(levels).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode in WIDE_MODES
+    pixels = np.asarray(open_rgb(tmp_path / "deep.png"))
+    assert pixels.shape == (8, 8, 3) and (pixels == (levels >> 8)[..., None]).all()
+    Image.fromarray(levels.astype(np.float32)).save(tmp_path / "float.tiff")
+    with pytest.raises(DataError, match=r"float.tiff holds floating-point pixels \(mode F\)"):
+        open_rgb(tmp_path / "float.tiff")
+
+
+def test_an_image_past_the_decoders_pixel_limit_is_named(tmp_path, monkeypatch):
+    Image.new("RGB", (40, 30)).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(DataError, match=r"huge.png is too large to decode .*; it may be a decompression bomb"):
+        open_rgb(tmp_path / "huge.png")
 
 
 def read_idx_file(path: Path, content: bytes) -> np.ndarray:

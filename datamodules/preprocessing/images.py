@@ -11,22 +11,25 @@ import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from datamodules.image_files import IMAGE_SUFFIXES
+from datamodules.files import DataError
+from datamodules.image_files import IMAGE_SUFFIXES, as_rgb
 from datamodules.preprocessing.base import InputError, Preprocessing, as_list, class_columns
 
 
 def open_image(item: str | Path | bytes | Image.Image, what: str) -> Image.Image:
-    """A path, a file's bytes or a PIL image, decoded; anything unreadable is an InputError naming it."""
-    if isinstance(item, Image.Image):
-        return item
+    """A path, a file's bytes or a PIL image, decoded as 8-bit RGB (as the training images were); anything
+    unreadable is an InputError naming it."""
     try:
+        if isinstance(item, Image.Image):
+            return as_rgb(item, what)
         with Image.open(io.BytesIO(item) if isinstance(item, bytes) else item) as image:
-            image.load()
-            return image.copy()
+            return as_rgb(image, what)
     except FileNotFoundError:
         raise InputError(f"{what}: no such file {item}") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise InputError(f"{what} cannot be read as an image ({e})") from None
+    except DataError as e:
+        raise InputError(str(e)) from None
 
 
 @dataclasses.dataclass
