@@ -57,6 +57,8 @@ def read_csv(
         raise not_text(path, e, kwargs.get("encoding", "utf-8")) from None
     except (pd.errors.ParserError, csv.Error) as e:
         raise DataError(f"{path} could not be parsed as CSV: {e}") from None
+    if kwargs.get("header", "infer") is not None and "names" not in kwargs:
+        check_unique_header(path, kwargs)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         found = ", ".join(map(str, frame.columns[:20]))
@@ -67,6 +69,30 @@ def read_csv(
     if frame.empty:
         raise DataError(f"{path} has a header but no rows")
     return frame
+
+
+def check_domain(frame: pd.DataFrame, column: str, path: str | Path, ok: np.ndarray, expected: str) -> None:
+    """A DataError naming the first lines where ``column`` is outside its domain (``ok`` false)."""
+    bad = ~np.asarray(ok, dtype=bool)
+    if bad.any():
+        raise DataError(
+            f"{path}: column {column!r} must hold {expected}; {int(bad.sum())} value(s) do not "
+            f"({bad_lines(frame, column, bad)})"
+        )
+
+
+def check_unique_header(path: Path, kwargs: dict) -> None:
+    """Refuse a header that names a column twice (pandas would rename the second ``x.1`` and read the first)."""
+    options = {k: v for k, v in kwargs.items() if k in ("sep", "encoding", "compression")}
+    names = [str(n) for n in pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0]]
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataError(
+                f"{path}: the header names column {name!r} twice (columns {seen[name]} and {number}); "
+                f"give each column its own name"
+            )
+        seen[name] = number
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: str | Path, dtype: str = "float32") -> np.ndarray:

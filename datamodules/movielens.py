@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from datamodules.batching import TensorBatches, tensor_loader
 from datamodules.cache import cached, file_fingerprint
-from datamodules.files import DataError, numeric_column, read_csv, require_file
+from datamodules.files import DataError, bad_lines, numeric_column, read_csv, require_file
 from datamodules.preprocessing.base import InputError
 from datamodules.preprocessing.collab import RatingsPreprocessing
 from datamodules.samples.movielens import write_movielens_sample
@@ -22,6 +23,8 @@ from datamodules.splits import check_valid_pct, latest_split, random_split, vali
 SPLITS = ("random", "time")
 DOWNLOADABLE = ("ml-latest-small", "ml-100k")
 SAMPLE_NAME = "movielens-v1"
+# the stars of both distributions: half stars 0.5-5 (ml-latest-small), whole stars 1-5 (ml-100k)
+RATING_RANGE = (0.5, 5.0)
 
 
 def find_ratings(data_dir: Path) -> tuple[Path, Path | None]:
@@ -38,8 +41,8 @@ def find_ratings(data_dir: Path) -> tuple[Path, Path | None]:
     )
 
 
-def read_ratings(path: Path) -> pd.DataFrame:
-    """Columns userId, movieId, rating, timestamp, checked."""
+def read_ratings(path: Path, rating_range: Sequence[float] | None = RATING_RANGE) -> pd.DataFrame:
+    """Columns userId, movieId, rating, timestamp, checked (the ratings within ``rating_range``)."""
     if path.name == "u.data":
         frame = read_csv(
             path,
@@ -55,6 +58,15 @@ def read_ratings(path: Path) -> pd.DataFrame:
     for column in ("userId", "movieId"):
         frame[column] = numeric_column(frame, column, path, dtype="int64")
     frame["rating"] = numeric_column(frame, "rating", path)
+    if rating_range is not None:
+        low, high = rating_range
+        outside = ((frame["rating"] < low) | (frame["rating"] > high)).to_numpy()
+        if outside.any():
+            raise DataError(
+                f"{path}: {int(outside.sum())} rating(s) outside MovieLens's scale {low}..{high} "
+                f"({bad_lines(frame, 'rating', outside)}); fix them, or set data.rating_range=[low,high] for "
+                f"ratings on another scale (and a model.y_range that covers it)"
+            )
     # the time split sorts by it: one text value would make it sort strings
     frame["timestamp"] = numeric_column(frame, "timestamp", path, dtype="int64") if "timestamp" in frame else 0
     return frame
@@ -105,6 +117,7 @@ class MovieLensDataModule(pl.LightningDataModule):
         download: bool = False,
         dataset: str = "ml-latest-small",
         sha256: str | None = None,
+        rating_range: Sequence[float] | None = RATING_RANGE,
     ) -> None:
         super().__init__()
         check_valid_pct(valid_pct)
@@ -121,6 +134,7 @@ class MovieLensDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.predict_file = predict_file
+        self.rating_range = None if rating_range is None else tuple(float(v) for v in rating_range)
         self.arrays: dict[str, np.ndarray] | None = None
 
     def prepare_data(self) -> None:
@@ -133,9 +147,10 @@ class MovieLensDataModule(pl.LightningDataModule):
         ratings_path, titles_path = find_ratings(self.source.resolve(SAMPLE_NAME, write_movielens_sample))
         inputs = [file_fingerprint(p) for p in (ratings_path, titles_path) if p is not None]
         settings = {"inputs": inputs, "valid_pct": self.valid_pct, "split": self.split, "seed": self.seed}
+        settings |= {"rating_range": self.rating_range} if self.rating_range != RATING_RANGE else {}
 
         def build() -> tuple[dict[str, np.ndarray], dict]:
-            frame = read_ratings(ratings_path)
+            frame = read_ratings(ratings_path, self.rating_range)
             user_ids, users = np.unique(frame["userId"].to_numpy(), return_inverse=True)
             item_ids, items = np.unique(frame["movieId"].to_numpy(), return_inverse=True)
             titles = read_titles(titles_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datamodules.files import DataError, numeric_column, read_csv, require_file
+from datamodules.files import DataError, check_domain, numeric_column, read_csv, require_file
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,13 @@ def read_days(path: Path, columns: list[str], what: str) -> pd.DataFrame:
     frame["StateHoliday"] = holiday_flags(frame, path)
     for column in ("Store", "DayOfWeek", "Promo", "SchoolHoliday", *(c for c in ("Id", "Sales") if c in columns)):
         frame[column] = numeric_column(frame, column, path, dtype="int64")
+    check_domain(frame, "DayOfWeek", path, frame["DayOfWeek"].between(1, 7), "a day of the week, 1 to 7")
+    for flag in ("Promo", "SchoolHoliday"):
+        check_domain(frame, flag, path, frame[flag].isin([0, 1]), "0 or 1")
     if "Sales" in columns:
+        check_domain(frame, "Sales", path, frame["Sales"] >= 0, "sales of zero or more")
         frame["Open"] = numeric_column(frame, "Open", path, dtype="int64")
+        check_domain(frame, "Open", path, frame["Open"].isin([0, 1]), "0 or 1")
     else:
         # test.csv leaves Open empty for a few days; those stores are taken to be open.
         frame["Open"] = pd.to_numeric(frame["Open"], errors="coerce").fillna(1).astype("int64")
@@ -383,8 +388,9 @@ def build_features(files: RossmannFiles) -> pd.DataFrame:
                 rows = rows.merge(germany, on=["Year", "Week"], how="left")
         if files.weather:
             rows = rows.merge(read_weather(files), on=["State", "Date"], how="left")
-    keep = rows["is_test"] | ((rows["Open"] != 0) & (rows["Sales"] > 0))
-    return rows[keep.to_numpy()].reset_index(drop=True)
+    keep = (rows["is_test"] | ((rows["Open"] != 0) & (rows["Sales"] > 0))).to_numpy()
+    log.info(f"{int((~keep).sum())} of {len(keep)} training days dropped, as the lesson did: closed, or no sales")
+    return rows[keep].reset_index(drop=True)
 
 
 def available_features(frame: pd.DataFrame) -> tuple[list[str], list[str]]:

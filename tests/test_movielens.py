@@ -103,6 +103,13 @@ def test_ml_100k_tab_separated_ratings_and_latin1_titles(tmp_path):
         ),
         pytest.param(
             "ratings.csv",
+            "userId,movieId,rating\n1,2,4\n1,3,50\n2,3,-1\n",
+            r"ratings.csv: 2 rating\(s\) outside MovieLens's scale 0.5..5.0 \(line 3: 50.0, line 4: -1.0\); fix them, "
+            r"or set data.rating_range",
+            id="ratings outside the scale",
+        ),
+        pytest.param(
+            "ratings.csv",
             gzip.compress(b"userId,movieId,rating\n1,2,4\n"),
             r"ratings.csv looks gzip-compressed, not like text: decompress it",
             id="gzipped file without .gz",
@@ -250,3 +257,12 @@ def test_lesson_embeddings_start_uniform_within_a_hundredth():
     assert weights.abs().max() <= 0.01 and weights.min() < -0.009 and weights.max() > 0.009
     with pytest.raises(ValueError, match="unknown embedding init 'xavier'"):
         CollabModule(n_users=5, n_items=5, init="xavier")
+
+
+def test_ratings_on_another_scale_are_read_with_their_range(tmp_path):
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text("userId,movieId,rating\n1,2,4\n1,3,10\n2,3,7\n2,2,1\n3,2,9\n")
+    data = MovieLensDataModule(data_dir=str(folder), rating_range=[1, 10], cache_dir=str(tmp_path / "cache"))
+    data.setup("fit")
+    assert sorted(data.arrays["ratings"].tolist()) == [1, 4, 7, 9, 10]

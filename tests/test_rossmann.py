@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import numpy as np
 import pandas as pd
@@ -279,6 +280,32 @@ def test_unparseable_date(tmp_path):
 
     with pytest.raises(DataError, match=r"train.csv: column 'Date' must hold dates as YYYY-MM-DD; 1 do not \(line 5"):
         write_hand(tmp_path, change).prepare_data()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        pytest.param("Sales", -5, "sales of zero or more", id="negative sales"),
+        pytest.param("Open", 2, "0 or 1", id="Open other than 0 or 1"),
+        pytest.param("Promo", 3, "0 or 1", id="Promo other than 0 or 1"),
+        pytest.param("DayOfWeek", 8, "a day of the week, 1 to 7", id="a ninth weekday"),
+    ],
+)
+def test_values_outside_their_domain_are_refused(tmp_path, column, value, expected):
+    def change(tables):
+        tables["train"].loc[3, column] = value
+
+    message = rf"train.csv: column '{column}' must hold {expected}; 1 value\(s\) do not \(line 5: {value}\)"
+    with pytest.raises(DataError, match=message):
+        write_hand(tmp_path, change).prepare_data()
+
+
+def test_the_days_the_lesson_drops_are_counted_in_the_log(tmp_path, caplog):
+    folder = write_rossmann_tables(tmp_path / "hand", hand_tables())
+    module = RossmannDataModule(data_dir=str(folder), val_days=3, cache_dir=str(tmp_path / "cache"))
+    with caplog.at_level("INFO", logger="datamodules.rossmann_features"):
+        module.prepare_data()
+    assert re.search(r"\d+ of \d+ training days dropped, as the lesson did: closed, or no sales", caplog.text)
 
 
 def test_store_in_test_csv_not_in_store_csv(tmp_path):

@@ -25,6 +25,11 @@ def module(tmp_path, csv, **kwargs) -> TabularDataModule:
         pytest.param("shop,x\na,1\n", r"has no column 'y'; expected shop, x, y, found: shop, x", id="missing column"),
         pytest.param(GOOD.encode("utf-16"), r"is not valid utf-8 text", id="utf-16 file"),
         pytest.param(
+            "shop,x,y,x\na,1,2,9\nb,2,3,9\nc,3,4,9\n",
+            r"data.csv: the header names column 'x' twice \(columns 2 and 4\); give each column its own name",
+            id="a column named twice",
+        ),
+        pytest.param(
             GOOD.replace("3.0,4.0", "3.0,nan"), r"target column 'y' has 1 missing .*e.g. nan", id="NaN target"
         ),
         pytest.param(GOOD.replace("3.0,4.0", "3.0,inf"), r"target column 'y' .*e.g. inf", id="inf target"),
