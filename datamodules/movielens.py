@@ -81,7 +81,8 @@ def read_titles(path: Path | None) -> dict[int, str]:
         frame = frame.rename(columns={0: "movieId", 1: "title"})
     else:
         frame = read_csv(path, required=["movieId", "title"], what="MovieLens titles")
-    return dict(zip(frame["movieId"].astype(int), frame["title"].astype(str), strict=True))
+    ids = numeric_column(frame, "movieId", path, dtype="int64")
+    return dict(zip(ids.tolist(), frame["title"].astype(str), strict=True))
 
 
 def split_mask(timestamps: np.ndarray, valid_pct: float, split: str, seed: int) -> np.ndarray:

@@ -52,6 +52,15 @@ def folder_fingerprint(folder: Path, suffix: str) -> str:
     return digest.hexdigest()
 
 
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a utf-8 file, streamed; a byte that is not utf-8 is a DataError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            yield from enumerate(f, 1)
+    except UnicodeDecodeError as e:
+        raise not_text(path, e) from None
+
+
 def read_text_file(path: Path) -> str:
     """The text of a utf-8 file; any other encoding is a DataError naming the file."""
     try:
@@ -169,16 +178,18 @@ class TextTable(Corpus):
 
     def _rows(self) -> Iterator[dict]:
         if self.path.suffix in (".jsonl", ".json"):
-            with open(self.path, encoding="utf-8") as f:
-                for n, line in enumerate(f, 1):
-                    if line.strip():
-                        try:
-                            yield json.loads(line)
-                        except json.JSONDecodeError as e:
-                            raise DataError(f"{self.path} line {n} is not a JSON object ({e.msg})") from None
+            for n, line in read_lines(self.path):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise DataError(f"{self.path} line {n} is not a JSON object ({e.msg})") from None
             return
-        for chunk in pd.read_csv(self.path, chunksize=10000, dtype=str, keep_default_na=False):
-            yield from chunk.to_dict("records")
+        try:
+            for chunk in pd.read_csv(self.path, chunksize=10000, dtype=str, keep_default_na=False):
+                yield from chunk.to_dict("records")
+        except UnicodeDecodeError as e:
+            raise not_text(self.path, e) from None
 
     @staticmethod
     def _labels(value) -> list[str]:
@@ -234,12 +245,11 @@ class WikiText(Corpus):
         for split, name in self.FILES:
             article: list[str] = []
             start = 1
-            with open(self.root / name, encoding="utf-8") as f:
-                for n, line in enumerate(f, 1):
-                    if self._TITLE.match(line.rstrip("\n")) and "".join(article).strip():
-                        yield Document(("".join(article),), split, name=f"{name}:{start}")
-                        article, start = [], n
-                    article.append(line)
+            for n, line in read_lines(self.root / name):
+                if self._TITLE.match(line.rstrip("\n")) and "".join(article).strip():
+                    yield Document(("".join(article),), split, name=f"{name}:{start}")
+                    article, start = [], n
+                article.append(line)
             if "".join(article).strip():
                 yield Document(("".join(article),), split, name=f"{name}:{start}")
 
@@ -331,8 +341,7 @@ def find_table(
 ) -> TextTable:
     """A TextTable whose columns are the given ones or found among the usual names."""
     if path.suffix in (".jsonl", ".json"):
-        with open(path, encoding="utf-8") as f:
-            first = next((line for line in f if line.strip()), "")
+        first = next((line for _, line in read_lines(path) if line.strip()), "")
         try:
             columns = list(json.loads(first)) if first else []
         except json.JSONDecodeError as e:
