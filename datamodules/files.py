@@ -22,9 +22,13 @@ class DataError(ValueError):
 def require_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path, or a DataError saying which file (``what``) was looked for."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{what} not found: {path} does not exist or is not a file")
-    return path
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise DataError(f"{what}: {path} is a folder; give the file")
+    if path.is_symlink():
+        raise DataError(f"{what} not found: {path} is a symbolic link to {os.readlink(path)}, which does not exist")
+    raise DataError(f"{what} not found: {path} does not exist")
 
 
 # the first bytes of the compressed formats a text file is most often mistaken for

@@ -156,11 +156,19 @@ def read_store(path: Path) -> pd.DataFrame:
     return frame
 
 
-def read_store_states(path: Path) -> pd.DataFrame:
-    """store_states.csv: the state code of each store, which the weather and trends are joined by."""
+def read_store_states(path: Path, state_names: Path | None = None) -> pd.DataFrame:
+    """store_states.csv: the state code of each store, which the weather and trends are joined by. A code
+    that no weather file has (the lesson's, or those of ``state_names``) would leave its stores' weather to
+    the medians: it is refused."""
     frame = read_csv(path, required=["Store", "State"], what="Rossmann store_states.csv")[["Store", "State"]].copy()
     frame["Store"] = numeric_column(frame, "Store", path, dtype="int64")
     frame["State"] = frame["State"].astype(str)
+    known = set(STATE_CODES.values())
+    if state_names is not None:
+        known |= set(read_csv(state_names, required=["State"], what="Rossmann state_names.csv")["State"].astype(str))
+    check_domain(
+        frame, "State", path, frame["State"].isin(known).to_numpy(), f"a state code ({', '.join(sorted(known))})"
+    )
     return frame.drop_duplicates("Store")
 
 
@@ -375,7 +383,7 @@ def build_features(files: RossmannFiles) -> pd.DataFrame:
 
     store = store_features(store, files.store)
     if files.store_states is not None:
-        store = store.merge(read_store_states(files.store_states), on="Store", how="left")
+        store = store.merge(read_store_states(files.store_states, files.state_names), on="Store", how="left")
         missing = store["State"].isna()
         if missing.any():
             log.warning(f"{int(missing.sum())} store(s) have no state in {files.store_states}; their State is missing")

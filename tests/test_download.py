@@ -400,12 +400,12 @@ def test_movielens_task_trains_on_downloaded_ml_100k(server, monkeypatch, run_ta
 
 
 def test_mnist_download_fetches_the_four_idx_files(server, monkeypatch, tmp_path):
-    images, labels = synthetic_digits(40, seed=0)
+    images, labels = synthetic_digits(200, seed=0)  # every digit among the training rows
     folder = tmp_path / "made"
     folder.mkdir()
     paths = [
         write_idx(folder / f"{prefix}-{kind}.gz", array[rows])
-        for prefix, rows in (("train", slice(0, 30)), ("t10k", slice(30, 40)))
+        for prefix, rows in (("train", slice(0, 150)), ("t10k", slice(150, 200)))
         for kind, array in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels))
     ]
     files = tuple(RemoteFile((server.serve(f"/{p.name}", p.read_bytes()),), sha256(p.read_bytes())) for p in paths)
@@ -413,8 +413,8 @@ def test_mnist_download_fetches_the_four_idx_files(server, monkeypatch, tmp_path
     dm = MNISTDataModule(download=True, valid_pct=0.2, cache_dir=str(tmp_path / "cache"))
     dm.prepare_data()
     dm.setup("fit")
-    assert [len(dm.splits[s][1]) for s in ("train", "valid", "test")] == [24, 6, 10]
-    assert sorted(dm.splits["test"][1].tolist()) == sorted(labels[30:].tolist())
+    assert [len(dm.splits[s][1]) for s in ("train", "valid", "test")] == [120, 30, 50]
+    assert sorted(dm.splits["test"][1].tolist()) == sorted(labels[150:].tolist())
     assert all(server.hits[f"/{p.name}"] == 1 for p in paths)
 
 

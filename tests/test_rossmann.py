@@ -300,6 +300,16 @@ def test_values_outside_their_domain_are_refused(tmp_path, column, value, expect
         write_hand(tmp_path, change).prepare_data()
 
 
+def test_an_unknown_state_code_is_refused(tmp_path):
+    def change(tables):
+        tables["store_states"].loc[1, "State"] = "XX"
+
+    with pytest.raises(
+        DataError, match=r"store_states.csv: column 'State' must hold a state code \(BB, BE, .*\(line 3: 'XX'\)"
+    ):
+        write_hand(tmp_path, change).prepare_data()
+
+
 def test_the_days_the_lesson_drops_are_counted_in_the_log(tmp_path, caplog):
     folder = write_rossmann_tables(tmp_path / "hand", hand_tables())
     module = RossmannDataModule(data_dir=str(folder), val_days=3, cache_dir=str(tmp_path / "cache"))

@@ -246,6 +246,20 @@ def test_generic_csv_errors_name_the_problem(tmp_path, cache_dir):
         module.setup("predict")
 
 
+def test_a_folder_or_a_broken_link_where_the_csv_should_be_is_named(tmp_path, cache_dir):
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "link.csv").symlink_to(tmp_path / "moved.csv")
+    for name, message in [
+        ("folder.csv", r"data.csv: .*folder.csv is a folder; give the file"),
+        ("link.csv", r"data.csv not found: .*link.csv is a symbolic link to .*moved.csv, which does not exist"),
+    ]:
+        module = TabularDataModule(
+            data_dir=str(tmp_path), csv=name, cont_names=["x"], y_name="y", cache_dir=str(cache_dir)
+        )
+        with pytest.raises(DataError, match=message):
+            module.prepare_data()
+
+
 def test_the_built_in_sample_trains_and_predicts(run_task, tmp_path, cache_dir):
     metrics = run_task(
         "tabular", "data.batch_size=32", "trainer.max_epochs=3", "predict=true", run_dir=tmp_path / "run"
