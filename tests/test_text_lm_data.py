@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from datamodules.files import DataError
 from datamodules.text.lm import LanguageModelDataModule, LMLoader, window_bounds
 
 
@@ -149,3 +150,16 @@ def test_an_abandoned_pass_does_not_shorten_the_next_one():
     it = iter(loader)
     next(it), next(it)
     assert len(list(loader)) == len(loader) == 10
+
+
+def test_a_corpus_of_whitespace_is_refused_naming_its_folder(tmp_path):
+    for split in ("train", "valid"):
+        (tmp_path / "blank" / split).mkdir(parents=True)
+        (tmp_path / "blank" / split / "a.txt").write_text("   \n\n ")
+    data = LanguageModelDataModule(
+        corpus="folder", data_dir=str(tmp_path / "blank"), cache_dir=str(tmp_path / "cache"), n_workers=1
+    )
+    data.prepare_data()
+    data.setup("fit")
+    with pytest.raises(DataError, match=r"blank, the train documents: a stream of \d+ tokens is too short"):
+        data.train_dataloader()

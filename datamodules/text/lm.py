@@ -241,9 +241,13 @@ class LanguageModelDataModule(CorpusDataModule):
 
     def _loader(self, split: str, train: bool) -> LMLoader:
         ids, offsets = self.stream(split)
-        return stream_loader(
-            ids, offsets, self.batch_size, self.bptt, self.trainer, self.seed, train, shuffle=train, random_bptt=train
-        )
+        try:
+            return stream_loader(
+                ids, offsets, self.batch_size, self.bptt, self.trainer, self.seed, train, shuffle=train,
+                random_bptt=train,
+            )  # fmt: skip
+        except DataError as e:
+            raise DataError(f"{self.folder()}, the {split} documents: {e}") from None
 
     def train_dataloader(self) -> LMLoader:
         return self._loader("train", train=True)
