@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -19,10 +20,13 @@ class CheckpointError(ValueError):
 PICKLE_START = b"\x80"
 
 
-def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
+def read_weights(
+    path: str | Path, what: str = "checkpoint", unsafe_hint: str = "only load files you trust, and save plain tensors"
+) -> dict:
     """``torch.load(path, weights_only=True)``, memory-mapped where torch's zip format allows it (a file in
     the legacy format of ``_use_new_zipfile_serialization=False`` loads whole), with a clear error for a
-    missing, truncated, corrupted or unsafe (arbitrary-object) file."""
+    missing, truncated, corrupted or unsafe (arbitrary-object) file; ``unsafe_hint`` says what to do with
+    the last."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
@@ -33,9 +37,10 @@ def read_weights(path: str | Path, what: str = "checkpoint") -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as e:
+        refused = re.search(r"GLOBAL (\S+)", str(e))
         raise CheckpointError(
-            f"{path} holds Python objects that weights-only loading refuses ({str(e).splitlines()[0]}); "
-            f"only load files you trust, and save plain tensors and numbers"
+            f"{path} holds Python objects that weights-only loading refuses "
+            f"({refused.group(1) if refused else str(e).splitlines()[0]}); {unsafe_hint}"
         ) from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, IndexError, struct.error) as e:
         # (a truncated legacy-format file ends the unpickler's reads early: IndexError, struct.error)

@@ -20,14 +20,12 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-import re
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from lightning_models.checkpoints import CheckpointError
+from lightning_models.checkpoints import CheckpointError, read_weights
 from lightning_models.text.awd_lstm import AWDLSTMEncoder
 from lightning_models.text.transfer import EMBEDDING_KEY, read_itos, remap_embedding
 
@@ -84,19 +82,11 @@ def read_fastai_state(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"fastai weights not found: {path} (fastai's published model: {WT103_URL})")
-    try:
-        # memory-mapped where torch's zip format allows it; fastai 0.7's files predate that format
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except pickle.UnpicklingError as e:
-        refused = re.search(r"GLOBAL (\S+)", str(e))
-        raise CheckpointError(
-            f"{path} holds Python objects that weights-only loading refuses "
-            f"({refused.group(1) if refused else str(e).splitlines()[-1]}); if it is a fastai Learner saved "
-            f"with its optimizer and you trust the file, save the model alone: "
-            f"torch.save(torch.load(file, weights_only=False)['model'], 'lstm_wt103.pth')"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path} is not a readable fastai weights file (truncated or corrupted?): {e}") from None
+    hint = (
+        "if it is a fastai Learner saved with its optimizer, save the model alone with fastai: "
+        "learn.load(name, with_opt=False); torch.save(learn.model.state_dict(), 'lstm_wt103.pth')"
+    )
+    state = read_weights(path, "fastai weights file", unsafe_hint=hint)
     if isinstance(state, dict) and "model" in state:
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
