@@ -28,7 +28,7 @@ from datamodules.preprocessing import write_preprocessing
 from fastlightning.config import ConfigError, accepted_arguments, check_arguments, check_counts, check_devices
 from fastlightning.config_tree import print_config_tree
 from lightning_models.callbacks import LRFinder
-from lightning_models.checkpoints import CheckpointError, check_checkpoint, read_weights
+from lightning_models.checkpoints import CheckpointError, check_checkpoint
 from lightning_models.contracts import OptionalTestSet, SelfContainedData
 
 log = logging.getLogger(__name__)
@@ -153,13 +153,13 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
     epochs_from_schedules(cfg, callbacks)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg, stage)
+    loggers = instantiate_group(cfg.get("logger"))
     if ckpt_path is not None:
-        check_checkpoint(ckpt_path, model)
+        step = check_checkpoint(ckpt_path, model).get("global_step", 0)
         # resuming into its own run directory, whose checkpoints are expected to be there
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-    loggers = instantiate_group(cfg.get("logger"))
-    if ckpt_path is not None and cfg.get("train"):
-        keep_earlier_metrics(loggers, ckpt_path)
+        if cfg.get("train"):
+            keep_earlier_metrics(loggers, int(step))
     if cfg.get("tags"):
         for logger in loggers:
             logger.log_hyperparams({"tags": list(cfg.tags)})
@@ -192,12 +192,11 @@ def close_logger_runs(loggers: list, exit_code: int = 0) -> None:
         wandb.finish(exit_code=exit_code)
 
 
-def keep_earlier_metrics(loggers: list, ckpt_path: str) -> None:
+def keep_earlier_metrics(loggers: list, step: int) -> None:
     """Lightning's CSV logger starts metrics.csv afresh in a folder that has one: a run resumed into its own
-    directory keeps the rows it logged before the checkpoint's step (it logs the later ones again)."""
+    directory keeps the rows it logged before the checkpoint's ``step`` (it logs the later ones again)."""
     if rank_zero_only.rank != 0:
         return
-    step = int(read_weights(ckpt_path)["global_step"])
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
     for logger in loggers:
         path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None

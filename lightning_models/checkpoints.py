@@ -68,9 +68,10 @@ def check_state_dict(state_dict: dict[str, torch.Tensor], model: nn.Module, sour
         raise CheckpointError(f"{source} was not saved from this model ({type(model).__name__}): {'; '.join(problems)}")
 
 
-def check_checkpoint(path: str | Path, model: nn.Module) -> None:
-    """Fail early, with the reason, if ``path`` is not a readable Lightning checkpoint of ``model``."""
+def check_checkpoint(path: str | Path, model: nn.Module) -> dict:
+    """The Lightning checkpoint of ``model`` at ``path``; fails early, with the reason, if it is not one."""
     checkpoint = read_weights(path)
     if "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
     check_state_dict(checkpoint["state_dict"], model, str(path))
+    return checkpoint
