@@ -14,7 +14,8 @@ import torch
 
 from datamodules.cache import file_fingerprint
 from datamodules.files import DataError
-from datamodules.rossmann_features import FEATURES_VERSION, RossmannFiles, available_features, build_features
+from datamodules.rossmann_features import FEATURES_VERSION, available_features, build_features
+from datamodules.rossmann_files import RossmannFiles
 from datamodules.samples.rossmann import write_rossmann_sample
 from datamodules.source import DataSource
 from datamodules.splits import check_split
