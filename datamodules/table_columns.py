@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from datamodules.files import DataError
+import numpy as np
+import pandas as pd
+
+from datamodules.files import DataError, check_domain
 from datamodules.samples.tabular import (
     TABULAR_CLASSIFICATION_SAMPLE_COLUMNS,
     TABULAR_SAMPLE_COLUMNS,
     write_tabular_sample,
 )
 from datamodules.samples.workshop_tables import (
+    CREDIT_AMOUNTS,
     CREDIT_COLUMNS,
+    CREDIT_PAY,
+    CREDIT_TARGET,
     SOMERVILLE_COLUMNS,
     write_credit_sample,
     write_somerville_sample,
@@ -64,16 +70,47 @@ class CsvColumns:
 
 @dataclass(frozen=True)
 class KnownTable:
-    """A table whose layout the module knows: its file and column roles, and its built-in sample."""
+    """A table whose layout the module knows: its file and column roles, its built-in sample, and the
+    documented range of each column that has one (values outside it are a damaged or different file)."""
 
     columns: CsvColumns
     sample_name: str
     write_sample: Callable[[Path], Path]
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def check_ranges(self, frame: pd.DataFrame, path: Path) -> None:
+        """A DataError naming the first lines where a column with a documented range is outside it."""
+        for column, (low, high) in self.ranges.items():
+            if column in frame.columns:
+                values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+                ok = (values >= low) & (values <= high)
+                check_domain(frame, column, path, ok, f"numbers from {low:g} to {high:g}")
 
 
-def known_table(columns: dict, sample_name: str, write_sample: Callable[[Path], Path]) -> KnownTable:
+def known_table(
+    columns: dict,
+    sample_name: str,
+    write_sample: Callable[[Path], Path],
+    ranges: dict[str, tuple[float, float]] | None = None,
+) -> KnownTable:
     roles = {"cat_names": [], "cont_names": [], "predict_csv": None, **columns}
-    return KnownTable(CsvColumns(**roles), sample_name, write_sample)
+    return KnownTable(CsvColumns(**roles), sample_name, write_sample, ranges or {})
+
+
+# The UCI documentation's codes, widened to the codes the distributed file holds (EDUCATION 0, 5, 6 and
+# MARRIAGE 0 are undocumented; PAY_* -2 means no consumption); amounts paid are never negative.
+CREDIT_RANGES = {
+    CREDIT_TARGET: (0, 1),
+    "SEX": (1, 2),
+    "EDUCATION": (0, 6),
+    "MARRIAGE": (0, 3),
+    "AGE": (18, 120),
+    "LIMIT_BAL": (0, np.inf),
+    **{pay: (-2, 9) for pay in CREDIT_PAY},
+    **{paid: (0, np.inf) for paid in CREDIT_AMOUNTS if paid.startswith("PAY_AMT")},
+}
+# Answers on the survey's scale of 1 to 5; D is happy (1) or not (0).
+SOMERVILLE_RANGES = {"D": (0, 1), **{f"X{i}": (1, 5) for i in range(1, 7)}}
 
 
 NO_KNOWN_TABLE = CsvColumns(csv=None, cat_names=[], cont_names=[], y_name=None, predict_csv=None)
@@ -81,6 +118,6 @@ NO_KNOWN_TABLE = CsvColumns(csv=None, cat_names=[], cont_names=[], y_name=None, 
 KNOWN_TABLES = {
     "houses": known_table(TABULAR_SAMPLE_COLUMNS, SAMPLE_NAME, write_tabular_sample),
     "house_types": known_table(TABULAR_CLASSIFICATION_SAMPLE_COLUMNS, SAMPLE_NAME, write_tabular_sample),
-    "somerville": known_table(SOMERVILLE_COLUMNS, "somerville-v1", write_somerville_sample),
-    "credit_default": known_table(CREDIT_COLUMNS, "credit-default-v1", write_credit_sample),
+    "somerville": known_table(SOMERVILLE_COLUMNS, "somerville-v1", write_somerville_sample, SOMERVILLE_RANGES),
+    "credit_default": known_table(CREDIT_COLUMNS, "credit-default-v1", write_credit_sample, CREDIT_RANGES),
 }

@@ -317,6 +317,8 @@ class TabularDataModule(EncodedTableDataModule):
         features = [*columns.cat_names, *columns.cont_names]
         required = [*features, columns.y_name] + ([self.valid_col] if self.valid_col else [])
         frame = read_csv(path, required=required, what="data.csv")
+        if self.dataset is not None:
+            self.known.check_ranges(frame, path)
         predict = None
         if self.predict_path is not None:
             predict = read_csv(self.predict_path, required=features, what="predict_csv")

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from datamodules.batching import InMemoryDataModule, TensorBatches
 from datamodules.cache import Arrays, cached, file_fingerprint
-from datamodules.files import DataError, bad_lines, numeric_column, read_csv
+from datamodules.files import DataError, bad_lines, check_domain, numeric_column, read_csv
 from datamodules.preprocessing.series import SeriesPreprocessing
 from datamodules.samples.weekly_sales import SALES_FILE, write_weekly_sales_sample
 from datamodules.source import DataSource
@@ -63,8 +63,12 @@ def read_weekly_sales(path: Path) -> tuple[np.ndarray, np.ndarray]:
     blank = frame[PRODUCT].str.strip() == ""
     if blank.any():
         raise DataError(f"{path}: column {PRODUCT!r} is empty at {bad_lines(frame, PRODUCT, blank.to_numpy())}")
-    sales = np.stack([numeric_column(frame, week, path) for week in weeks], axis=1)
-    return frame[PRODUCT].to_numpy(dtype=str), sales
+    columns = []
+    for week in weeks:
+        column = numeric_column(frame, week, path)
+        check_domain(frame, week, path, column >= 0, "sales of zero or more (counts sold in the week)")
+        columns.append(column)
+    return frame[PRODUCT].to_numpy(dtype=str), np.stack(columns, axis=1)
 
 
 def shifted_tables(sales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

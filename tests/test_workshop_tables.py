@@ -76,6 +76,54 @@ def test_a_test_split_is_seeded_and_disjoint_from_training_and_validation(tmp_pa
 
 
 @pytest.mark.parametrize(
+    "dataset, file, text, message",
+    [
+        pytest.param(
+            "somerville",
+            "SomervilleHappinessSurvey2015.csv",
+            SOMERVILLE.replace("1,5,3,3,3,3,5", "1,5,3,3,7,3,5"),
+            r"column 'X4' must hold numbers from 1 to 5; 1 value\(s\) do not \(line 4: 7\)",
+            id="a survey answer off the scale",
+        ),
+        pytest.param(
+            "somerville",
+            "SomervilleHappinessSurvey2015.csv",
+            SOMERVILLE.replace("1,5,4,3,3,3,5", "2,5,4,3,3,3,5"),
+            r"column 'D' must hold numbers from 0 to 1; 1 value\(s\) do not \(line 5: 2\)",
+            id="a survey label other than 0 or 1",
+        ),
+        pytest.param(
+            "credit_default",
+            "UCI_Credit_Card.csv",
+            CREDIT_HEADER + "\n1,20000,3,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1\n",
+            r"column 'SEX' must hold numbers from 1 to 2; 1 value\(s\) do not \(line 2: 3\)",
+            id="a credit client's sex code outside 1-2",
+        ),
+        pytest.param(
+            "credit_default",
+            "UCI_Credit_Card.csv",
+            CREDIT_HEADER + "\n1,20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,200\n",
+            r"column 'default.payment.next.month' must hold numbers from 0 to 1; .*\(line 2: 200\)",
+            id="a credit default label far outside 0-1",
+        ),
+        pytest.param(
+            "credit_default",
+            "UCI_Credit_Card.csv",
+            CREDIT_HEADER + "\n1,20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,-5,689,0,0,0,0,1\n",
+            r"column 'PAY_AMT1' must hold numbers from 0 to inf; .*\(line 2: -5\)",
+            id="a negative amount paid",
+        ),
+    ],
+)
+def test_a_known_tables_values_outside_their_documented_range_are_refused(tmp_path, dataset, file, text, message):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / file).write_bytes(text.encode())
+    with pytest.raises(DataError, match=message):
+        prepared(tmp_path, data_dir=str(folder), dataset=dataset, classify=dataset == "credit_default")
+
+
+@pytest.mark.parametrize(
     "kwargs, error, message",
     [
         pytest.param(
