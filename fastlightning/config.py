@@ -25,8 +25,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 PACKAGED_CONF = Path(__file__).resolve().parent / "conf"
 CONF_DIR = PACKAGED_CONF if PACKAGED_CONF.is_dir() else Path(__file__).resolve().parents[1] / "conf"
 
-# ${pid:} in a run directory's name: two runs started in the same second get two directories
-OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
+# ${pid:} in a run or sweep directory's name: two started in the same second get two directories. Cached,
+# as Hydra's ${now:} is, so that a launcher's worker processes resolve the sweep's folder as the main one did.
+OmegaConf.register_new_resolver("pid", os.getpid, replace=True, use_cache=True)
 
 HIGHER_IS_BETTER = ("acc", "auroc")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -97,11 +98,13 @@ def test_optuna_search_with_the_joblib_launcher(tmp_path):
         "trainer=debug",
         "trainer.enable_progress_bar=false",
         f"paths.root_dir={tmp_path}",
-        f"hydra.sweep.dir={tmp_path}/sweep",
     )
-    best = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
+    # the workers, other processes, put their jobs in the folder the main process named by its time and pid
+    (sweep,) = (tmp_path / "logs" / "movielens" / "multiruns").iterdir()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d+", sweep.name), sweep.name
+    best = (sweep / "optimization_results.yaml").read_text()
     assert "best_value" in best
-    runs = sorted((tmp_path / "sweep").glob("*/metrics.json"))
+    runs = sorted(sweep.glob("*/metrics.json"))
     assert len(runs) == 2 and all("val/rmse" in json.loads(p.read_text()) for p in runs)
 
 
