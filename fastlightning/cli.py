@@ -11,7 +11,7 @@ import warnings
 import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from datamodules.files import DataError
 from fastlightning.config import CONF_DIR, ConfigError, open_overrides
@@ -69,14 +69,23 @@ def user_message(error: Exception) -> str | None:
     """What to tell the user of an error in their settings or files (None for a bug, which keeps its traceback).
 
     A constructor that refuses its arguments raises a ValueError, which Hydra's ``instantiate`` wraps:
-    the message is the constructor's, with the class it came from.
+    the message is the constructor's, with the class it came from and the config key that built it.
+    Lightning's own classes (the trainer, callbacks, loggers) also refuse settings with a TypeError or
+    its MisconfigurationException.
     """
     if isinstance(error, (ConfigError, DataError, CheckpointError)):
         return str(error)
-    if isinstance(error, InstantiationException) and isinstance(error.__cause__, ValueError):
-        target = re.search(r"target '([\w.]+)'", str(error))
-        return f"{error.__cause__} ({target.group(1) if target else 'building the run'})"
-    return None
+    if not isinstance(error, InstantiationException):
+        return None
+    target = re.search(r"target '([\w.]+)'", str(error))
+    target = target.group(1) if target else "building the run"
+    refused = (
+        (ValueError, TypeError, MisconfigurationException) if target.startswith("pytorch_lightning") else ValueError
+    )
+    if not isinstance(error.__cause__, refused):
+        return None
+    key = re.search(r"full_key: (\S+)", str(error))
+    return f"{error.__cause__} ({target}{', from the settings of ' + key.group(1) if key else ''})"
 
 
 def entry() -> None:

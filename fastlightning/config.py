@@ -19,7 +19,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback as HydraCallback
 from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 # the checkout's top-level conf/, which an installed wheel carries as fastlightning/conf
 PACKAGED_CONF = Path(__file__).resolve().parent / "conf"
@@ -135,8 +135,30 @@ def check_arguments(cfg: DictConfig) -> None:
         check_node(node, where)
 
 
+def is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+DEVICES = re.compile(r"auto|-1|\d+(\s*,\s*\d+)*,?")
+
+
+def devices_readable(devices: object) -> bool:
+    """What Lightning's ``devices`` takes: a count, -1 (all), indices as a list or a string, or auto."""
+    if isinstance(devices, ListConfig):
+        return all(is_whole(d) and d >= 0 for d in devices)
+    if is_whole(devices):
+        return devices >= 1 or devices == -1
+    return devices is None or (isinstance(devices, str) and DEVICES.fullmatch(devices) is not None)
+
+
 def check_devices(trainer: DictConfig) -> None:
-    """A GPU setting on a machine without one is refused with what to use instead."""
+    """Devices Lightning can read, and no GPU setting on a machine without one (with what to use instead)."""
+    devices = trainer.get("devices")
+    if not devices_readable(devices):
+        raise ConfigError(
+            f"trainer.devices={devices!r}: give a number of devices (trainer.devices=2), their indices "
+            f"(trainer.devices=[0,1]), -1 for all of them, or auto"
+        )
     wants_gpu = trainer.get("accelerator") in ("gpu", "cuda") or str(trainer.get("precision")) in ("16-mixed", "16")
     if wants_gpu and not torch.cuda.is_available():
         raise ConfigError(
@@ -144,10 +166,6 @@ def check_devices(trainer: DictConfig) -> None:
             f"GPU, and torch sees none here; on a CPU use trainer=cpu or trainer=ddp_cpu, and "
             f"trainer.precision=bf16-mixed for mixed precision"
         )
-
-
-def is_whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_counts(cfg: DictConfig) -> None:

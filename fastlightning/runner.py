@@ -27,6 +27,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from datamodules.preprocessing import write_preprocessing
 from fastlightning.config import ConfigError, accepted_arguments, check_arguments, check_counts, check_devices
 from fastlightning.config_tree import print_config_tree
+from fastlightning.setting_ranges import check_setting_ranges
 from lightning_models.callbacks import LRFinder
 from lightning_models.checkpoints import CheckpointError, check_checkpoint
 from lightning_models.contracts import OptionalTestSet, SelfContainedData
@@ -136,6 +137,7 @@ def run_stage(cfg: DictConfig, stage: str | None = None) -> dict[str, float]:
     """Fit, test and predict as ``cfg`` says; returns the final metrics (also in metrics.json)."""
     check_arguments(cfg)
     check_counts(cfg)
+    check_setting_ranges(cfg)
     check_devices(cfg.trainer)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
