@@ -1,6 +1,7 @@
 """fastai v2's documented recipes, the peers of bench/time_to_quality.py (run in an interpreter that has fastai).
 
 python -m bench.fastai_peers movielens DATA_DIR RESULT.json
+python -m bench.fastai_peers mnist_cnn DATA_DIR RESULT.json
 """
 
 from __future__ import annotations
@@ -27,7 +28,25 @@ def movielens(data_dir: Path) -> float:
         return math.sqrt(learn.validate()[0])
 
 
-PEERS = {"movielens": movielens}
+def mnist_cnn(data_dir: Path) -> float:
+    """``task=mnist_cnn``'s net, batches, augmentation and one-cycle recipe under fastai's Learner
+    (bench/mnist.py's peer), from the same prepared-data cache as ours; its test accuracy."""
+    import tempfile
+
+    from hydra.utils import instantiate
+
+    from bench.mnist import fastai_peer
+    from fastlightning import compose_task
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as run_dir:
+        cfg = compose_task("mnist_cnn", [f"data.data_dir={data_dir}"], run_dir=run_dir, cache_dir=root / ".cache")
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup("fit")
+    return fastai_peer(cfg, datamodule, seed=cfg.seed)["test_acc"]
+
+
+PEERS = {"movielens": movielens, "mnist_cnn": mnist_cnn}
 
 if __name__ == "__main__":
     task, data_dir, result = sys.argv[1:]

@@ -42,9 +42,9 @@ def batch_size(task: str, size: int) -> list[str]:
     return [] if task in ONE_ITEM_BATCHES else [f"data.batch_size={size}"]
 
 
-# a lesson task is its parent task with the lesson's settings (the same data module and model classes),
-# and the parent scales here
-SCALED_TASKS = [task for task in TASKS if not task.endswith("_lesson")]
+# a lesson (or tutorial) task is its parent task with the lesson's settings (the same data module and model
+# classes), and the parent scales here
+SCALED_TASKS = [task for task in TASKS if not task.endswith(("_lesson", "_tutorial"))]
 DDP_TASKS = [task for task in SCALED_TASKS if task not in DDP_TESTED_ELSEWHERE]
 
 

@@ -34,6 +34,7 @@ STOP = ["+callbacks.stop._target_=toy.StopBeforeStep", "+callbacks.stop.step=8"]
         pytest.param("somerville", ["data.batch_size=16"], id="tabular: the workshop's single layer"),
         pytest.param("rossmann_lesson", [], id="tabular: the Rossmann lesson's SGDR"),
         pytest.param("movielens", [], id="collab: dot product with biases"),
+        pytest.param("movielens_tutorial", [], id="collab: fastai's tutorial recipe, batches of 64"),
         pytest.param("movielens_dot", [], id="collab: plain dot product"),
         pytest.param("movielens_lesson", [], id="collab: the lesson's learner and SGDR"),
         pytest.param("movielens_dot_lesson", [], id="collab: the lesson's dot product, SGD"),
