@@ -37,8 +37,9 @@ RANGES: dict[str, tuple[Callable[[object], bool], str]] = {
     **dict.fromkeys(["lr", "max_lr", "lr_div", "eps"], POSITIVE),
     **dict.fromkeys(["weight_decay", "drop_mult", "alpha", "beta"], NOT_NEGATIVE),
     **dict.fromkeys(["momentum", "betas", "p", "ps", "wdrop"], PROBABILITY),
-    **dict.fromkeys(["dropout", "dropoute", "dropouth", "dropouti", "emb_drop", "hidden_dropout"], PROBABILITY),
-    "emb_dropout": PROBABILITY,
+    **dict.fromkeys(
+        ["dropout", "dropoute", "dropouth", "dropouti", "emb_drop", "emb_dropout", "hidden_dropout"], PROBABILITY
+    ),
 }
 
 
