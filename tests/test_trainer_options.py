@@ -35,10 +35,10 @@ def test_overfitting_one_batch_drives_its_loss_down(run_task, tmp_path):
 
 
 def test_limit_runs_a_tenth_of_each_epoch_and_the_profiler_reports(run_task, tmp_path, cache_dir, caplog):
-    limited = compose_config("movielens", tmp_path / "l", cache_dir, ["trainer=limit"])
+    limited = compose_config("movielens_tutorial", tmp_path / "l", cache_dir, ["trainer=limit"])
     assert limited.trainer.limit_train_batches == limited.trainer.limit_val_batches == 0.1
-    run_task("movielens", "trainer=limit", "trainer.max_epochs=1", run_dir=tmp_path / "limit")
-    full = compose_config("movielens", tmp_path / "f", cache_dir)
+    run_task("movielens_tutorial", "trainer=limit", "trainer.max_epochs=1", run_dir=tmp_path / "limit")
+    full = compose_config("movielens_tutorial", tmp_path / "f", cache_dir)
     steps = read_weights(tmp_path / "limit" / "checkpoints" / "last.ckpt")["global_step"]
     dm = MovieLensDataModule(cache_dir=str(cache_dir), batch_size=full.data.batch_size)
     dm.setup("fit")
