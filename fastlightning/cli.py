@@ -6,7 +6,9 @@ import logging
 import re
 import signal
 import sys
+import traceback
 import warnings
+from pathlib import Path
 
 import hydra
 from hydra.errors import InstantiationException
@@ -14,7 +16,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from datamodules.files import DataError
-from fastlightning.config import CONF_DIR, ConfigError, open_overrides
+from fastlightning.config import CONF_DIR, ConfigError, accepted_arguments, open_overrides
 from fastlightning.runner import optimized_value, run
 from lightning_models.checkpoints import CheckpointError
 
@@ -76,7 +78,7 @@ def user_message(error: Exception) -> str | None:
     if isinstance(error, (ConfigError, DataError, CheckpointError)):
         return str(error)
     if not isinstance(error, InstantiationException):
-        return None
+        return trainer_refusal(error)
     target = re.search(r"target '([\w.]+)'", str(error))
     target = target.group(1) if target else "building the run"
     refused = (
@@ -86,6 +88,19 @@ def user_message(error: Exception) -> str | None:
         return None
     key = re.search(r"full_key: (\S+)", str(error))
     return f"{error.__cause__} ({target}{', from the settings of ' + key.group(1) if key else ''})"
+
+
+def trainer_refusal(error: Exception) -> str | None:
+    """Lightning's loops check some trainer settings only against the data (``val_check_interval`` larger
+    than an epoch): their ValueError, named by the ``trainer.*`` keys its message quotes."""
+    if not isinstance(error, (ValueError, MisconfigurationException)):
+        return None
+    raised_in = traceback.extract_tb(error.__traceback__)[-1].filename
+    quoted = dict.fromkeys(re.findall(r"`(\w+)", str(error)))
+    keys = [f"trainer.{name}" for name in quoted if name in (accepted_arguments("pytorch_lightning.Trainer") or ())]
+    if "pytorch_lightning" not in Path(raised_in).parts or not keys:
+        return None
+    return f"{str(error).strip()} (pytorch_lightning.Trainer, from the settings of {', '.join(keys)})"
 
 
 def entry() -> None:

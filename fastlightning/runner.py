@@ -25,6 +25,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from datamodules.preprocessing import write_preprocessing
+from fastlightning.batch_limits import fit_limits_of_at_least_one_batch
 from fastlightning.config import ConfigError, accepted_arguments, check_arguments, check_counts, check_devices
 from fastlightning.config_tree import print_config_tree
 from fastlightning.setting_ranges import check_setting_ranges
@@ -227,6 +228,7 @@ def fit_test_predict(
     weights = None if cfg.get("train") else ckpt_path
     metrics: dict[str, float] = {}
     if cfg.get("train"):
+        fit_limits_of_at_least_one_batch(trainer, datamodule)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics.update(plain_metrics(trainer.callback_metrics))
         if not any(key.startswith("val/") for key in metrics):

@@ -49,6 +49,10 @@ BAD_SETTINGS = {
         ["task=tabular", "trainer.devices=[0]"],
         r"should be an int > 0. \(pytorch_lightning.trainer.trainer.Trainer, from the settings of trainer\)$",
     ),
+    "validation more batches apart than an epoch has (checked by Lightning's loop, against the data)": (
+        ["task=movielens", "trainer.val_check_interval=1000"],
+        r"\(pytorch_lightning.Trainer, from the settings of trainer.val_check_interval, trainer.limit_val_batches",
+    ),
 }
 
 

@@ -34,7 +34,9 @@ def test_overfitting_one_batch_drives_its_loss_down(run_task, tmp_path):
     assert losses.iloc[-1] < 0.2 * losses.iloc[0] and losses.is_monotonic_decreasing  # (the smoothed loss)
 
 
-def test_limit_runs_a_tenth_of_each_epoch_and_the_profiler_reports(run_task, tmp_path, cache_dir, caplog):
+def test_limit_runs_a_tenth_of_each_epoch_at_least_one_batch_and_the_profiler_reports(
+    run_task, tmp_path, cache_dir, caplog
+):
     limited = compose_config("movielens_tutorial", tmp_path / "l", cache_dir, ["trainer=limit"])
     assert limited.trainer.limit_train_batches == limited.trainer.limit_val_batches == 0.1
     run_task("movielens_tutorial", "trainer=limit", "trainer.max_epochs=1", run_dir=tmp_path / "limit")
@@ -43,6 +45,9 @@ def test_limit_runs_a_tenth_of_each_epoch_and_the_profiler_reports(run_task, tmp
     dm = MovieLensDataModule(cache_dir=str(cache_dir), batch_size=full.data.batch_size)
     dm.setup("fit")
     assert steps == int(0.1 * len(dm.train_dataloader()))
+    # the new recipe's batches of 1024 make fewer than ten batches of the sample: a tenth of them is one
+    run_task("movielens", "trainer=limit", "trainer.max_epochs=1", run_dir=tmp_path / "one batch")
+    assert read_weights(tmp_path / "one batch" / "checkpoints" / "last.ckpt")["global_step"] == 1
     with caplog.at_level("INFO"):
         run_task("movielens", "trainer=profiler", *LIMITS, run_dir=tmp_path / "profiled")
     assert "Profiler Report" in caplog.text or "FIT Profiler Report" in caplog.text

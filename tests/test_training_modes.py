@@ -71,7 +71,9 @@ def test_resume_from_last_checkpoint_continues_where_it_stopped(run_task, tmp_pa
 
 
 def test_lr_finder_writes_its_sweep_and_trains_at_the_suggestion(run_task, tmp_path):
-    run_task("movielens_tutorial", "callbacks=lr_find", "trainer.max_epochs=1", "+callbacks.lr_finder.num_training_steps=40")
+    run_task(
+        "movielens_tutorial", "callbacks=lr_find", "trainer.max_epochs=1", "+callbacks.lr_finder.num_training_steps=40"
+    )
     lines = (tmp_path / "run" / "lr_find.csv").read_text().splitlines()
     assert lines[0] == "lr,loss" and len(lines) == 41
     assert (tmp_path / "run" / "lr_find.png").is_file()
