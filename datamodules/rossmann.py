@@ -31,7 +31,8 @@ class RossmannDataModule(EncodedTableDataModule):
 
     Validation is the window ``val_start``..``val_end`` (the lesson: 2014-08-01..2014-09-17) or,
     without ``val_start``, the last ``val_days`` days of train.csv (48 = the test period). The
-    validation days are left out of training. Predict writes ``submission.csv`` (Id, Sales) for
+    validation days are left out of training. ``max_rows`` keeps a seeded random sample of that many
+    training-file rows before the split, as the lesson first fitted on 150,000 of them. Predict writes ``submission.csv`` (Id, Sales) for
     test.csv, with Sales 0 for closed stores. The feature frame is cached by the input files, the
     encoded arrays by the files and the validation days, so a re-run reads them back at once.
     """
@@ -45,6 +46,7 @@ class RossmannDataModule(EncodedTableDataModule):
         val_start: str | None = None,
         val_end: str | None = None,
         val_days: int = 48,
+        max_rows: int | None = None,
         emb_rule: str = "lesson",
         emb_szs: dict[str, int] | None = None,
         batch_size: int = 128,
@@ -69,6 +71,7 @@ class RossmannDataModule(EncodedTableDataModule):
         self.val_start = pd.Timestamp(val_start) if val_start is not None else None
         self.val_end = pd.Timestamp(val_end) if val_end is not None else None
         self.val_days = val_days
+        self.max_rows = max_rows
 
     @property
     def folder(self) -> Path:
@@ -86,7 +89,13 @@ class RossmannDataModule(EncodedTableDataModule):
 
     def settings(self) -> dict:
         window = [str(self.val_start), str(self.val_end)] if self.val_start is not None else self.val_days
-        return {**self.feature_settings(), "valid": window, "encoding": ENCODING_VERSION}
+        return {
+            **self.feature_settings(),
+            "valid": window,
+            "max_rows": self.max_rows,
+            "seed": self.seed,
+            "encoding": ENCODING_VERSION,
+        }
 
     def features(self) -> pd.DataFrame:
         """The feature frame (training and test days), built once per set of input files."""
@@ -112,7 +121,10 @@ class RossmannDataModule(EncodedTableDataModule):
         frame = self.features()
         cats, conts = available_features(frame)
         test_rows = frame["is_test"].to_numpy()
-        train = frame[~test_rows].reset_index(drop=True)
+        train = frame[~test_rows]
+        if self.max_rows is not None and self.max_rows < len(train):
+            train = train.sample(n=self.max_rows, random_state=self.seed).sort_index()
+        train = train.reset_index(drop=True)
         test = frame[test_rows].reset_index(drop=True) if test_rows.any() else None
         extra = {}
         if test is not None:

@@ -30,7 +30,7 @@ COUNT = whole_at_least(1)
 
 # the last part of a setting's key -> what its values (each item, for a list) must be
 RANGES: dict[str, tuple[Callable[[object], bool], str]] = {
-    **dict.fromkeys(["batch_size", "bptt", "steps_per_epoch", "max_vocab", "min_freq", "max_seq"], COUNT),
+    **dict.fromkeys(["batch_size", "bptt", "steps_per_epoch", "max_vocab", "min_freq", "max_seq", "max_rows"], COUNT),
     **dict.fromkeys(["n_factors", "n_hidden", "n_hid", "n_layers", "emb_sz", "image_size"], COUNT),
     **dict.fromkeys(["layers", "widths", "lin_ftrs", "xtra_fc"], COUNT),
     **dict.fromkeys(["num_workers", "n_workers", "pad", "depth"], whole_at_least(0)),

@@ -261,6 +261,26 @@ def test_validation_window_or_last_days(tmp_path):
         everything.prepare_data()
 
 
+def test_max_rows_keeps_a_seeded_sample_of_the_training_rows_before_the_split(tmp_path):
+    folder = write_rossmann_tables(tmp_path / "hand", hand_tables())
+
+    def sample(seed: int, max_rows: int | None = 10) -> dict[str, np.ndarray]:
+        module = RossmannDataModule(
+            data_dir=str(folder), val_days=3, max_rows=max_rows, seed=seed, cache_dir=str(tmp_path / "cache")
+        )
+        module.prepare_data()
+        return module.load()
+
+    first, again, other, everything = sample(1), sample(1), sample(2), sample(1, None)
+    assert len(first["y"]) == 10 and len(everything["y"]) == 26
+    assert np.array_equal(first["y"], again["y"]) and np.array_equal(first["x_cat"], again["x_cat"])
+    assert not np.array_equal(first["x_cat"], other["x_cat"])
+    # the sampled rows are rows of the whole table (their targets; the codes are the sample's own), and the
+    # last 3 days among them validate
+    assert set(first["y"].ravel().tolist()) < set(everything["y"].ravel().tolist())
+    assert 0 < first["is_valid"].sum() < everything["is_valid"].sum() == 6
+
+
 def write_hand(tmp_path, change) -> RossmannDataModule:
     tables = hand_tables()
     change(tables)
