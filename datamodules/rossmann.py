@@ -32,9 +32,10 @@ class RossmannDataModule(EncodedTableDataModule):
     Validation is the window ``val_start``..``val_end`` (the lesson: 2014-08-01..2014-09-17) or,
     without ``val_start``, the last ``val_days`` days of train.csv (48 = the test period). The
     validation days are left out of training. ``max_rows`` keeps a seeded random sample of that many
-    training-file rows before the split, as the lesson first fitted on 150,000 of them. Predict writes ``submission.csv`` (Id, Sales) for
-    test.csv, with Sales 0 for closed stores. The feature frame is cached by the input files, the
-    encoded arrays by the files and the validation days, so a re-run reads them back at once.
+    training-file rows before the split, as the lesson first fitted on 150,000 of them. Predict writes
+    ``submission.csv`` (Id, Sales) for test.csv, with Sales 0 for closed stores. The feature frame is
+    cached by the input files, the encoded arrays by the files, the validation days and the sample, so a
+    re-run reads them back at once.
     """
 
     cache_name = "rossmann"

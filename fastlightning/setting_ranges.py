@@ -34,7 +34,7 @@ RANGES: dict[str, tuple[Callable[[object], bool], str]] = {
     **dict.fromkeys(["n_factors", "n_hidden", "n_hid", "n_layers", "emb_sz", "image_size"], COUNT),
     **dict.fromkeys(["layers", "widths", "lin_ftrs", "xtra_fc"], COUNT),
     **dict.fromkeys(["num_workers", "n_workers", "pad", "depth"], whole_at_least(0)),
-    **dict.fromkeys(["lr", "max_lr", "lr_div", "eps"], POSITIVE),
+    **dict.fromkeys(["lr", "lrs", "max_lr", "lr_div", "eps"], POSITIVE),
     **dict.fromkeys(["weight_decay", "drop_mult", "alpha", "beta"], NOT_NEGATIVE),
     **dict.fromkeys(["momentum", "betas", "p", "ps", "wdrop"], PROBABILITY),
     **dict.fromkeys(

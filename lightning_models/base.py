@@ -29,6 +29,7 @@ class RecipeModule(pl.LightningModule):
         self,
         lr: float = 1e-3,
         lr_div: float = 1.0,
+        lrs: Sequence[float] | None = None,
         weight_decay: float = 0.0,
         optimizer: str = "adamw",
         betas: Sequence[float] = (0.9, 0.99),
@@ -41,6 +42,7 @@ class RecipeModule(pl.LightningModule):
             raise ValueError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         self.lr = lr
         self.lr_div = lr_div
+        self.lrs = list(lrs) if lrs else None
         self.weight_decay = weight_decay
         self.optimizer_name = optimizer
         self.betas = tuple(betas)
@@ -80,8 +82,16 @@ class RecipeModule(pl.LightningModule):
         return [self]
 
     def group_lrs(self) -> list[float]:
-        """The peak lr of each layer group: ``lr / lr_div ** (n - 1 - i)``."""
-        return discriminative_lrs(self.lr, len(self.layer_groups()), self.lr_div)
+        """The peak lr of each layer group: ``lr / lr_div ** (n - 1 - i)``, or ``lrs`` given one per group
+        from the input side (fastai 0.7's array of lrs); a shorter list gives its first lr to the first groups."""
+        n_groups = len(self.layer_groups())
+        if self.lrs is None:
+            return discriminative_lrs(self.lr, n_groups, self.lr_div)
+        if len(self.lrs) > n_groups:
+            raise ValueError(
+                f"lrs={self.lrs} gives {len(self.lrs)} lrs for the {n_groups} layer groups of {type(self).__name__}"
+            )
+        return [self.lrs[0]] * (n_groups - len(self.lrs)) + self.lrs
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return make_optimizer(

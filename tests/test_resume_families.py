@@ -67,6 +67,9 @@ COVERED_ELSEWHERE = {
     "sentences_ulmfit": "test_text_classifier_resume.py (the same classifier and loader)",
     "ulmfit_imdb": "test_text_classifier_resume.py and test_interrupt.py (its two stages)",
     "imdb_lm": "test_interrupt.py",
+    "imdb_lm_lesson": "test_interrupt.py (the same language model and loader)",
+    "ulmfit_lm_lesson": "test_interrupt.py (the same language model and loader)",
+    "imdb_clas_lesson": "test_text_classifier_resume.py (the same classifier and loader)",
     "arxiv_lm": "test_interrupt.py (the same language model and loader)",
     "wikitext_lm": "test_interrupt.py (the same language model and loader)",
 }

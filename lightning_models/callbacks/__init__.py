@@ -11,10 +11,12 @@ if TYPE_CHECKING:
     from lightning_models.callbacks.mixup import MixUp
     from lightning_models.callbacks.plots import EmbeddingReport, ForecastPlot, LossCurve
     from lightning_models.callbacks.reports import EpochCurves, PredictionGrid, ValidationReport
-    from lightning_models.callbacks.schedules import SGDR, FlatCos, OneCycle, StepSchedule
+    from lightning_models.callbacks.schedules import SGDR, Constant, Cosine, FlatCos, OneCycle, StepSchedule
 
 __all__ = [
     "SGDR",
+    "Constant",
+    "Cosine",
     "EmbeddingReport",
     "EpochCurves",
     "FlatCos",
@@ -40,6 +42,6 @@ __getattr__, __dir__ = lazy_exports(
         ".mixup": ["MixUp"],
         ".plots": ["EmbeddingReport", "ForecastPlot", "LossCurve"],
         ".reports": ["EpochCurves", "PredictionGrid", "ValidationReport"],
-        ".schedules": ["SGDR", "FlatCos", "OneCycle", "StepSchedule"],
+        ".schedules": ["SGDR", "Constant", "Cosine", "FlatCos", "OneCycle", "StepSchedule"],
     },
 )

@@ -47,39 +47,60 @@ class GradualUnfreezing(Callback):
 
 
 class UnfreezingStages(EpochSchedule):
-    """ULMFiT's recipe in one fit: stages that each unfreeze more layer groups and run their own cycle.
+    """ULMFiT's recipe in one fit: stages that each unfreeze more layer groups and run their own cycles.
 
     ``stages`` is a list of ``{"groups": k or "all", "epochs": n, "lr_mult": f}``: for ``n`` epochs the
-    last ``k`` layer groups train, and every group's lr follows one ``cycle`` (a ``OneCycle``, by
-    default its own defaults: cosine, ``div=25``, ``pct_start=0.25``, ``final_div=1e5``, moms
-    (0.95, 0.85, 0.95); ULMFiT's slanted triangular rate is ``OneCycle(div=32, pct_start=0.1,
-    final_div=32, anneal="linear")``) scaled by ``f``. The peaks keep the module's discriminative lrs
-    (``lr / lr_div ** k``). The stages' total sets the trainer's epoch count when it has none (see
-    ``EpochSchedule``); the stage is recomputed from the step, so a resumed run continues where it was.
+    last ``k`` layer groups train, and every group's lr follows one ``cycle`` scaled by ``f``. The
+    ``cycle`` is a shape with ``lr_at``/``momentum_at`` (a ``OneCycle``, by default its own defaults:
+    cosine, ``div=25``, ``pct_start=0.25``, ``final_div=1e5``, moms (0.95, 0.85, 0.95); ULMFiT's slanted
+    triangular rate is ``OneCycle(div=32, pct_start=0.1, final_div=32, anneal="linear")``). A stage may
+    give its own ``"cycle"`` (a ``Constant`` lr, SGDR's ``Cosine``, another triangle) and ``"cycles": c``,
+    ``c`` equal cycles over its epochs (the lesson's ``fit(lrs, 7, cycle_len=2)`` is 14 epochs, 7
+    cycles). The peaks keep the module's discriminative lrs (``lr / lr_div ** k``). The stages' total
+    sets the trainer's epoch count when it has none (see ``EpochSchedule``); the stage is recomputed
+    from the step, so a resumed run continues where it was.
     """
 
     def __init__(self, stages: Sequence[Mapping], cycle: OneCycle | None = None) -> None:
         super().__init__()
         if not stages:
             raise ValueError("UnfreezingStages needs at least one stage such as {groups: 1, epochs: 1, lr_mult: 1}")
+        self.cycle = cycle if cycle is not None else OneCycle()
         self.stages = []
         for i, stage in enumerate(stages):
-            groups, epochs = stage.get("groups", "all"), stage.get("epochs", 1)
-            if not (groups == "all" or (isinstance(groups, int) and groups >= 1)) or int(epochs) < 1:
-                raise ValueError(f"UnfreezingStages stage {i}: groups must be >= 1 or 'all', epochs >= 1; got {stage}")
-            self.stages.append({"groups": groups, "epochs": int(epochs), "lr_mult": float(stage.get("lr_mult", 1.0))})
-        self.cycle = cycle if cycle is not None else OneCycle()
+            groups, epochs, cycles = stage.get("groups", "all"), stage.get("epochs", 1), stage.get("cycles", 1)
+            if not (groups == "all" or (isinstance(groups, int) and groups >= 1)) or int(epochs) < 1 or cycles < 1:
+                raise ValueError(
+                    f"UnfreezingStages stage {i}: groups must be >= 1 or 'all', epochs and cycles >= 1; got {stage}"
+                )
+            self.stages.append(
+                {
+                    "groups": groups,
+                    "epochs": int(epochs),
+                    "lr_mult": float(stage.get("lr_mult", 1.0)),
+                    "cycle": stage.get("cycle") or self.cycle,
+                    "cycles": int(cycles),
+                }
+            )
+        # each stage's cycles, laid end to end: (stage index, its cycle shape) per piece
+        self._cycles = [(i, s["cycle"]) for i, s in enumerate(self.stages) for _ in range(s["cycles"])]
         self._applied: int | None = None
 
     def pieces(self) -> list[Piece]:
-        return [(s["epochs"], lambda pct, mult=s["lr_mult"]: mult * self.cycle.lr_at(pct)) for s in self.stages]
+        return [
+            (s["epochs"] / s["cycles"], lambda pct, mult=s["lr_mult"], shape=s["cycle"]: mult * shape.lr_at(pct))
+            for s in self.stages
+            for _ in range(s["cycles"])
+        ]
 
     def stage_at(self, step: int) -> tuple[int, float]:
-        """The index of the stage ``step`` is in, and how far into it (0..1)."""
-        return piece_at(self.pieces_in_steps(), step)
+        """The index of the stage ``step`` is in, and how far into its current cycle (0..1)."""
+        piece, pct = piece_at(self.pieces_in_steps(), step)
+        return self._cycles[piece][0], pct
 
     def momentum(self, step: int) -> float | None:
-        return self.cycle.momentum_at(self.stage_at(step)[1])
+        piece, pct = piece_at(self.pieces_in_steps(), step)
+        return self._cycles[piece][1].momentum_at(pct)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not isinstance(pl_module, RecipeModel):

@@ -178,16 +178,8 @@ class SGDR(EpochSchedule):
         return self.cycles or [self.cycle_len * self.cycle_mult**i for i in range(self.n_cycles)]
 
     def pieces(self) -> list[Piece]:
-        def cosine(pct: float) -> float:
-            return anneal(1.0, 0.0, pct, "cos")
-
-        def warm_cosine(pct: float) -> float:
-            return 0.01 if pct < 1 / 20 else cosine(pct)
-
-        flat = [(self.flat_epochs, lambda pct: 1.0)] if self.flat_epochs else []
-        cycles = [(epochs, cosine) for epochs in self.cycle_epochs]
-        if self.warmup:
-            cycles[0] = (cycles[0][0], warm_cosine)
+        flat = [(self.flat_epochs, Constant().lr_at)] if self.flat_epochs else []
+        cycles = [(epochs, Cosine(warmup=self.warmup and i == 0).lr_at) for i, epochs in enumerate(self.cycle_epochs)]
         return flat + cycles
 
     def cycle_ends(self) -> list[int]:
@@ -202,6 +194,30 @@ class SGDR(EpochSchedule):
             if step - 1 < end * steps_per_epoch <= step:
                 path = Path(trainer.default_root_dir) / "checkpoints" / f"{self.snapshot_name}_cyc_{i}.ckpt"
                 trainer.save_checkpoint(path, weights_only=False)
+
+
+class Constant:
+    """The shape of a fit at one lr (the lesson's plain ``fit(lr, n)``), for ``UnfreezingStages``."""
+
+    def lr_at(self, pct: float) -> float:
+        return 1.0
+
+    def momentum_at(self, pct: float) -> float | None:
+        return None
+
+
+class Cosine:
+    """The shape of one SGDR cycle: the peak annealed to 0 along a half cosine. With ``warmup`` the
+    first 1/20 runs at the peak/100, and the cosine goes on from that point, as fastai 0.7 did."""
+
+    def __init__(self, warmup: bool = False) -> None:
+        self.warmup = warmup
+
+    def lr_at(self, pct: float) -> float:
+        return 0.01 if self.warmup and pct < 1 / 20 else anneal(1.0, 0.0, pct, "cos")
+
+    def momentum_at(self, pct: float) -> float | None:
+        return None
 
 
 class OneCycle(StepSchedule):

@@ -54,7 +54,8 @@ class TextClassifier(EncoderTransfer, FastaiPretrained, RecipeModule):
     The encoder reads each document in ``bptt``-sized chunks, carrying its hidden state from chunk
     to chunk (gradients stop at chunk boundaries) and keeping the outputs of the last ``max_seq``
     tokens, which concat pooling [last, max, mean] sums up for the head (``lin_ftrs`` hidden sizes,
-    dropouts ``ps``). ``drop_mult`` scales the encoder's dropouts (the lesson: 0.5 of 0.4/0.5/0.05/0.3).
+    dropouts ``ps``). ``drop_mult`` scales the encoder's dropouts (0.5 of 0.4/0.5/0.05/0.3 by default, as
+    fastai v2's text classifier learner; lesson 4 used them unscaled).
     Layer groups: the embedding, each LSTM layer, the head. With ``encoder_path`` the encoder
     starts from a language model's ``encoder.pt``, its embedding remapped onto this vocabulary; with
     ``pretrained_path`` (and ``pretrained_vocab``) from fastai's published WikiText-103 model.
