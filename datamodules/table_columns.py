@@ -35,18 +35,33 @@ class CsvColumns:
     csv: str | None
     cat_names: list[str] | None
     cont_names: list[str] | None
-    y_name: str | None
+    y_name: str | list[str] | None
     predict_csv: str | None
+
+    @property
+    def targets(self) -> list[str]:
+        """The target columns: one, or several numbers predicted together (``y_name=[a, b]``)."""
+        if self.y_name is None:
+            return []
+        return [self.y_name] if isinstance(self.y_name, str) else list(self.y_name)
 
     def check_roles(self) -> None:
         """Each column has one role: a target among the inputs, or a column both categorical and continuous,
         would train on the answer or on one column twice without a word."""
+        if isinstance(self.y_name, list) and not self.y_name:
+            raise DataError("data.y_name=[] names no target: give the target column (or a list of them)")
+        repeated_targets = sorted({n for n in self.targets if self.targets.count(n) > 1})
+        if repeated_targets:
+            raise DataError(
+                f"data.y_name names {', '.join(map(repr, repeated_targets))} more than once; list each once"
+            )
         for names, key in ((self.cat_names, "cat_names"), (self.cont_names, "cont_names")):
-            if self.y_name is not None and self.y_name in names:
-                raise DataError(
-                    f"data.y_name={self.y_name!r} is also in data.{key}: the model would see the target it "
-                    f"predicts; remove {self.y_name!r} from data.{key}"
-                )
+            for target in self.targets:
+                if target in names:
+                    raise DataError(
+                        f"data.y_name={target!r} is also in data.{key}: the model would see the target it "
+                        f"predicts; remove {target!r} from data.{key}"
+                    )
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
                 raise DataError(f"data.{key} names {', '.join(map(repr, repeated))} more than once; list each once")
@@ -63,7 +78,7 @@ class CsvColumns:
             csv=self.csv or known.csv,
             cat_names=known.cat_names if self.cat_names is None else self.cat_names,
             cont_names=known.cont_names if self.cont_names is None else self.cont_names,
-            y_name=self.y_name or known.y_name,
+            y_name=known.y_name if self.y_name is None else self.y_name,
             predict_csv=self.predict_csv or known.predict_csv,
         )
 

@@ -106,7 +106,8 @@ class EncodedTableDataModule(InMemoryDataModule):
         return TabularProcessor.from_dict(self.meta["processor"])
 
     def describe(self) -> dict:
-        """The model arguments only the data knows: embedding sizes, n_cont, and y_range and log_target or classes."""
+        """The model arguments only the data knows: embedding sizes, n_cont, and y_range and log_target (and
+        the ``targets`` and their training spread when there are several) or classes."""
         processor = self.processor
         inputs = {
             "emb_szs": embedding_sizes(processor.all_cat_names, processor.cardinalities, self.emb_rule, self.emb_szs),
@@ -114,11 +115,28 @@ class EncodedTableDataModule(InMemoryDataModule):
         }
         if self.classify:
             return {**inputs, "classes": list(self.meta["classes"])}
+        targets = self.meta.get("targets")
+        if targets is not None:
+            inputs |= {"targets": list(targets), "target_stds": list(self.meta["y_std"])}
+        return {**inputs, "y_range": self.model_y_range(targets), "log_target": self.log_target}
+
+    def model_y_range(self, targets: list[str] | None) -> list | None:
+        """``y_range`` as the model takes it: [low, high] for every output, or one [low, high] per target
+        (``auto`` gives each target its own; a given list of pairs must have one pair per target)."""
+        if self.y_range is None:
+            return None
         if self.y_range == "auto":
-            y_range = auto_y_range(self.meta["y_min"], self.meta["y_max"])
-        else:
-            y_range = None if self.y_range is None else [float(v) for v in self.y_range]
-        return {**inputs, "y_range": y_range, "log_target": self.log_target}
+            if targets is None:
+                return auto_y_range(self.meta["y_min"], self.meta["y_max"])
+            return [auto_y_range(low, high) for low, high in zip(self.meta["y_min"], self.meta["y_max"], strict=True)]
+        if all(isinstance(pair, Sequence) for pair in self.y_range):
+            if targets is None or len(self.y_range) != len(targets):
+                raise ValueError(
+                    f"y_range={list(self.y_range)} gives {len(self.y_range)} ranges for the target(s) "
+                    f"{targets or 'of one column'}: give one [low, high] per target, or one for all"
+                )
+            return [[float(v) for v in pair] for pair in self.y_range]
+        return [float(v) for v in self.y_range]
 
     def setup(self, stage: str) -> None:
         arrays = self.load()
@@ -179,13 +197,15 @@ class EncodedTableDataModule(InMemoryDataModule):
         """What the trained model needs to predict new rows: the processor, the target's scale or classes."""
         self.load()
         classes = list(self.meta["classes"]) if self.classify else None
-        return TablePreprocessing(self.meta["processor"], self.log_target, classes, self.closed_column)
+        targets = self.meta.get("targets")
+        return TablePreprocessing(self.meta["processor"], self.log_target, classes, self.closed_column, targets)
 
 
 class TabularDataModule(EncodedTableDataModule):
     """A CSV (or, with no ``data_dir`` and no ``csv``, the built-in sample) as codes, continuous values and a target.
 
-    ``cat_names``, ``cont_names`` and ``y_name`` give the column roles; ``dataset`` names a table whose
+    ``cat_names``, ``cont_names`` and ``y_name`` give the column roles (``y_name=[a, b]``: several numbers
+    predicted at once, each through its own output); ``dataset`` names a table whose
     layout is known (``somerville``, ``credit_default``: the workshop's files as distributed), which
     fills in the file and the roles not given and is its own built-in sample. Validation rows are a
     seeded random ``valid_pct`` or the rows where ``valid_col`` is true; ``test_pct`` of the rows
@@ -202,7 +222,7 @@ class TabularDataModule(EncodedTableDataModule):
         csv: str | None = None,
         cat_names: Sequence[str] | None = None,
         cont_names: Sequence[str] | None = None,
-        y_name: str | None = None,
+        y_name: str | Sequence[str] | None = None,
         valid_pct: float = 0.2,
         valid_col: str | None = None,
         test_pct: float = 0.0,
@@ -236,13 +256,15 @@ class TabularDataModule(EncodedTableDataModule):
         self.csv = csv
         self.cat_names = None if cat_names is None else list(cat_names)
         self.cont_names = None if cont_names is None else list(cont_names)
-        self.y_name = y_name
+        self.y_name = y_name if y_name is None or isinstance(y_name, str) else list(y_name)
         self.valid_pct = valid_pct
         self.valid_col = valid_col
         self.test_pct = test_pct
         self.predict_csv = predict_csv
         self.dataset = dataset
         self.columns.check_roles()
+        if classify and len(self.columns.targets) > 1:
+            raise ValueError(f"classify takes one label column; y_name={self.y_name} names several")
 
     @property
     def known(self) -> KnownTable | None:
@@ -310,12 +332,12 @@ class TabularDataModule(EncodedTableDataModule):
     def table(self) -> Table:
         """The CSV with its validation rows and the rows to predict."""
         columns, path = self.columns, self.csv_path
-        if not columns.y_name:
+        if not columns.targets:
             raise DataError(f"{path}: set data.y_name to the target column")
         if not columns.cat_names and not columns.cont_names:
             raise DataError(f"{path}: set data.cat_names and/or data.cont_names to the feature columns")
         features = [*columns.cat_names, *columns.cont_names]
-        required = [*features, columns.y_name] + ([self.valid_col] if self.valid_col else [])
+        required = [*features, *columns.targets] + ([self.valid_col] if self.valid_col else [])
         frame = read_csv(path, required=required, what="data.csv")
         if self.dataset is not None:
             self.known.check_ranges(frame, path)

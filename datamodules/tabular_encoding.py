@@ -180,16 +180,17 @@ class TabularProcessor:
 class Table:
     """A labelled table, its validation rows and the column roles, ready to be encoded.
 
-    ``is_test`` marks rows held out from training and validation alike (a test set), if any;
-    ``predict`` holds rows to predict (the same feature columns, no target needed); ``extra``
-    arrays are stored with the encoded arrays (e.g. the ids a submission is written with).
+    ``is_test`` marks rows held out from training and validation alike (a test set), if any; ``y_name``
+    is the target column, or a list of them (numbers predicted together); ``predict`` holds rows to
+    predict (the same feature columns, no target needed); ``extra`` arrays are stored with the encoded
+    arrays (e.g. the ids a submission is written with).
     """
 
     frame: pd.DataFrame
     is_valid: np.ndarray
     cat_names: list[str]
     cont_names: list[str]
-    y_name: str
+    y_name: str | list[str]
     predict: pd.DataFrame | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     what: str = "the table"
@@ -253,7 +254,8 @@ def label_order(label: str) -> tuple:
 def encode_table(table: Table, log_target: bool, classify: bool = False) -> tuple[Arrays, dict]:
     """Fit a TabularProcessor on the training rows and encode all rows (and the predict rows).
 
-    With ``classify`` the target becomes class codes (``meta["classes"]`` their labels), else a number.
+    With ``classify`` the target becomes class codes (``meta["classes"]`` their labels), else a number (a
+    row of numbers for several targets, ``meta["targets"]`` their names).
 
     The training rows come first in the arrays, then the validation rows, then the test rows (each
     in their table order), so that the splits are slices of the same tensors.
@@ -267,9 +269,17 @@ def encode_table(table: Table, log_target: bool, classify: bool = False) -> tupl
     if classify:
         y, classes = class_codes(table.frame, table.y_name, train_rows, table.what)
         target_meta: dict = {"classes": classes}
-    else:
+    elif isinstance(table.y_name, str):
         y = target_values(table.frame, table.y_name, log_target, table.what)
         target_meta = {"y_min": float(y[train_rows].min()), "y_max": float(y[train_rows].max())}
+    else:
+        y = np.stack([target_values(table.frame, name, log_target, table.what) for name in table.y_name], 1)
+        target_meta = {
+            "targets": list(table.y_name),
+            "y_min": y[train_rows].min(0).tolist(),
+            "y_max": y[train_rows].max(0).tolist(),
+            "y_std": y[train_rows].std(0).tolist(),
+        }
     order = np.argsort(table.is_valid + 2 * is_test, kind="stable")
     arrays = {
         "x_cat": compact_codes(x_cat[order]),

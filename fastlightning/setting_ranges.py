@@ -50,8 +50,8 @@ def is_range(value: object) -> bool:
 # settings checked as a whole, not item by item
 WHOLE_RANGES: dict[str, tuple[Callable[[object], bool], str]] = {
     "y_range": (
-        (lambda v: v == "auto" or is_range(v)),
-        "[low, high] with low below high (or null, or auto where taken)",
+        (lambda v: v == "auto" or is_range(v) or (isinstance(v, list) and bool(v) and all(map(is_range, v)))),
+        "[low, high] with low below high, or one such pair per target (or null, or auto where taken)",
     ),
 }
 

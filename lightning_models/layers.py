@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """Squash ``x`` into (low, high) with a sigmoid."""
+def sigmoid_range(x: torch.Tensor, low: float | torch.Tensor, high: float | torch.Tensor) -> torch.Tensor:
+    """Squash ``x`` into (low, high) with a sigmoid (tensors of bounds: one range per last-axis column)."""
     return torch.sigmoid(x) * (high - low) + low
 
 

@@ -61,7 +61,8 @@ class TabularNet(nn.Module):
 
     As the lesson's model: embeddings drawn uniform in +-2/(dim+1), dropout on the concatenated
     embeddings, Kaiming-normal linear weights, no BatchNorm between hidden layers unless ``use_bn``,
-    and the single output squashed into ``y_range`` by a sigmoid (or ``n_out`` logits, one per class).
+    and the output squashed into ``y_range`` by a sigmoid: one number, or ``n_out`` of them (several targets;
+    ``y_range`` one [low, high] for all or one per output), or ``n_out`` logits, one per class (no ``y_range``).
     """
 
     def __init__(
@@ -97,7 +98,16 @@ class TabularNet(nn.Module):
         self.hidden = nn.Sequential(*hidden)
         self.out = nn.Linear(n_in, n_out)
         nn.init.kaiming_normal_(self.out.weight)
-        self.y_range = tuple(y_range) if y_range is not None else None
+        self.n_out = n_out
+        self.y_range = None if y_range is None else tuple(tuple(r) if isinstance(r, Sequence) else r for r in y_range)
+        self.range_per_output = self.y_range is not None and isinstance(self.y_range[0], tuple)
+        if self.range_per_output:
+            if len(self.y_range) != n_out:
+                raise ValueError(f"y_range has {len(self.y_range)} [low, high] pairs for {n_out} outputs")
+            # per-output bounds, moved with the module; not in the state dict (y_range is a hyperparameter)
+            bounds = torch.tensor(self.y_range, dtype=torch.float32).T
+            self.register_buffer("y_low", bounds[0], persistent=False)
+            self.register_buffer("y_high", bounds[1], persistent=False)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor, mix: MixPlan | None = None) -> torch.Tensor:
         """``x_cat``: codes of any integer type (data modules keep them small), ``x_cont``: floats; ``mix``
@@ -109,10 +119,11 @@ class TabularNet(nn.Module):
             parts.append(self.bn_cont(x_cont))
         x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
         x = self.out(self.hidden(x if mix is None else mix.mix(x)))
-        if x.size(1) > 1:
-            return x
-        x = x.squeeze(1)
-        return sigmoid_range(x, *self.y_range) if self.y_range is not None else x
+        if self.range_per_output:
+            x = sigmoid_range(x, self.y_low, self.y_high)
+        elif self.y_range is not None:
+            x = sigmoid_range(x, *self.y_range)
+        return x.squeeze(1) if self.n_out == 1 else x
 
 
 class TabularRecipe(RecipeModule):
@@ -151,11 +162,14 @@ class TabularRecipe(RecipeModule):
         return [nn.ModuleList(inputs), self.net.hidden, self.net.out]
 
 
-def regression_metrics(log_target: bool) -> nn.ModuleDict:
-    """The MSE of the outputs (the loss), the RMSE in the target's own units and, with a log target, the RMSPE."""
-    metrics = {"loss": torchmetrics.MeanSquaredError(), "rmse": torchmetrics.MeanSquaredError(squared=False)}
+def regression_metrics(log_target: bool, n_targets: int = 1) -> nn.ModuleDict:
+    """The mean squared error of the outputs as trained (the loss), the RMSE in the target's own units (over
+    every target, and of each one when there are several) and, with a log target, the RMSPE."""
+    metrics = {"loss": torchmetrics.MeanMetric(), "rmse": torchmetrics.MeanSquaredError(squared=False)}
     if log_target:
         metrics["rmspe"] = ExpRMSPE()
+    if n_targets > 1:
+        metrics["each_rmse"] = nn.ModuleList(torchmetrics.MeanSquaredError(squared=False) for _ in range(n_targets))
     return nn.ModuleDict(metrics)
 
 
@@ -163,34 +177,51 @@ class TabularModule(TabularRecipe):
     """Regression on a table with ``TabularNet``, trained with MSE (on log targets for Rossmann).
 
     ``emb_szs`` ([cardinality, dim] per categorical column), ``n_cont``, ``y_range`` and
-    ``log_target`` come from the data module's ``describe()``. ``val/rmse`` is the RMSE in the
-    target's own units (of the exponentiated predictions, with a log target, which also logs their
-    RMSPE as ``val/rmspe``). The net's and the optimizer's settings are ``TabularRecipe``'s.
+    ``log_target`` come from the data module's ``describe()``, and ``targets``, the names of several
+    target columns predicted at once (one output each), with ``target_stds``, their spread in the
+    training rows: the loss weighs each one's squared error by 1/std², so that a target counted in
+    thousands does not drown one counted in units. ``val/rmse``
+    is the RMSE in the target's own units (of the exponentiated predictions, with a log target, which
+    also logs their RMSPE as ``val/rmspe``); with several targets over all of them, and
+    ``val/rmse_<target>`` of each. The net's and the optimizer's settings are ``TabularRecipe``'s.
     """
 
     def __init__(
         self,
         emb_szs: Sequence[Sequence[int]],
         n_cont: int,
-        y_range: Sequence[float] | None = None,
+        y_range: Sequence[float] | Sequence[Sequence[float]] | None = None,
         log_target: bool = True,
+        targets: Sequence[str] | None = None,
+        target_stds: Sequence[float] | None = None,
         **net_and_optim,
     ) -> None:
-        super().__init__(emb_szs, n_cont, y_range=y_range, **net_and_optim)
+        n_targets = len(targets) if targets else 1
+        super().__init__(emb_szs, n_cont, y_range=y_range, n_out=n_targets, **net_and_optim)
+        self.targets = list(targets) if targets else []
+        if target_stds is not None and len(target_stds) != n_targets:
+            raise ValueError(f"target_stds has {len(target_stds)} values for the {n_targets} targets {self.targets}")
+        weights = None if target_stds is None else torch.tensor([1 / s**2 if s > 0 else 1.0 for s in target_stds])
+        self.register_buffer("target_weights", weights, persistent=False)
         self.log_target = log_target
-        self.val_metrics = regression_metrics(log_target)
-        self.test_metrics = regression_metrics(log_target)
+        self.val_metrics = regression_metrics(log_target, len(self.targets))
+        self.test_metrics = regression_metrics(log_target, len(self.targets))
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_cat, x_cont, y = batch
-        loss = F.mse_loss(self(x_cat, x_cont), y)
+        loss = self.squared_errors(self(x_cat, x_cont), y).mean()
         self.log_train_loss(loss)
         return loss
+
+    def squared_errors(self, preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each output's squared error, weighed by ``target_weights`` when there are several targets."""
+        errors = (preds.float() - y) ** 2
+        return errors if self.target_weights is None else errors * self.target_weights
 
     def _evaluate(self, batch: tuple[torch.Tensor, ...], split: str, metrics: nn.ModuleDict) -> None:
         x_cat, x_cont, y = batch
         preds = self(x_cat, x_cont)
-        metrics["loss"](preds, y)
+        metrics["loss"](self.squared_errors(preds, y))
         self.log(f"{split}/loss", metrics["loss"])
         if "rmspe" in metrics:
             metrics["rmspe"](preds, y)
@@ -198,6 +229,10 @@ class TabularModule(TabularRecipe):
             preds, y = preds.exp(), y.exp()
         metrics["rmse"](preds, y)
         self.log(f"{split}/rmse", metrics["rmse"], prog_bar="rmspe" not in metrics)
+        if "each_rmse" in metrics:
+            for i, (name, metric) in enumerate(zip(self.targets, metrics["each_rmse"], strict=True)):
+                metric(preds[:, i], y[:, i])
+                self.log(f"{split}/rmse_{name}", metric)
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         self._evaluate(batch, "val", self.val_metrics)
@@ -214,7 +249,8 @@ class TabularModule(TabularRecipe):
         squared error as trained, for the reports."""
         x_cat, x_cont, y = batch
         preds = self(x_cat, x_cont).float()
-        loss = (preds - y) ** 2
+        loss = self.squared_errors(preds, y)
+        loss = loss.mean(1) if loss.dim() > 1 else loss
         return ItemScores(preds.exp(), y.exp(), loss) if self.log_target else ItemScores(preds, y, loss)
 
 

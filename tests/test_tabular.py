@@ -154,6 +154,26 @@ def test_net_respects_y_range_and_the_lesson_init():
         TabularNet([[10, 5]], n_cont=0, layers=[4, 4], ps=[0.0])
 
 
+def test_several_targets_get_one_output_and_one_range_each():
+    torch.manual_seed(0)
+    net = TabularNet([[10, 5]], n_cont=3, y_range=[[0.0, 2.0], [-10.0, -5.0]], layers=[8], ps=[0.0], n_out=2)
+    out = net(torch.randint(0, 10, (64, 1)), torch.randn(64, 3) * 100)
+    assert out.shape == (64, 2)
+    assert out[:, 0].min() >= 0 and out[:, 0].max() <= 2 and out[:, 1].min() >= -10 and out[:, 1].max() <= -5
+    assert "y_low" not in net.state_dict()  # the ranges are hyperparameters, not weights
+    one_range = TabularNet([[10, 5]], n_cont=0, y_range=[1.0, 3.0], layers=[8], ps=[0.0], n_out=2)
+    both = one_range(torch.randint(0, 10, (64, 1)), torch.zeros(64, 0))
+    assert both.shape == (64, 2) and both.min() >= 1 and both.max() <= 3
+    with pytest.raises(ValueError, match="3 \\[low, high\\] pairs for 2 outputs"):
+        TabularNet([[10, 5]], n_cont=0, y_range=[[0, 1]] * 3, layers=[8], ps=[0.0], n_out=2)
+
+    frame = hand_frame().assign(z=lambda f: -2 * f["y"])
+    is_valid = np.array([False] * 5 + [True] * 2)
+    arrays, meta = encode_table(Table(frame, is_valid, ["color"], ["size"], ["y", "z"]), log_target=False)
+    assert arrays["y"].shape == (7, 2) and arrays["y"][:, 1].tolist() == (-2 * np.arange(1, 8)).tolist()
+    assert meta["targets"] == ["y", "z"] and meta["y_min"] == [1.0, -10.0] and meta["y_max"] == [5.0, -2.0]
+
+
 def test_one_table_lookup_equals_a_lookup_per_column_and_trains_only_the_used_entries():
     torch.manual_seed(0)
     embeddings = EntityEmbeddings([[10, 5], [4, 2], [7, 3]])
@@ -222,6 +242,62 @@ def test_any_csv_trains_through_task_tabular_and_predicts(run_task, tmp_path):
     truth = generic_csv(tmp_path / "check.csv", 100, seed=1)
     assert list(predictions.columns) == ["shop", "x", "z", "note", "prediction"]
     assert np.sqrt(((predictions["prediction"] - truth["y"]) ** 2).mean()) < 0.35 * truth["y"].std()
+
+
+def test_several_targets_are_learned_together_and_predicted_in_a_column_each(run_task, tmp_path):
+    """Two targets of different scales from the same inputs: each one's RMSE far below its spread."""
+    frame = generic_csv(tmp_path / "train.csv", 3000, seed=0)
+    frame["days"] = 200 - 40 * frame["z"] + 10 * (frame["shop"] == "s3")
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    new = generic_csv(tmp_path / "new.csv", 100, seed=1)
+    new.drop(columns="y").to_csv(tmp_path / "new.csv", index=False)
+    run_dir = tmp_path / "run"
+    metrics = run_task(
+        "tabular",
+        f"data.data_dir={tmp_path}",
+        "data.csv=train.csv",
+        "data.cat_names=[shop]",
+        "data.cont_names=[x,z]",
+        "data.y_name=[y,days]",
+        "data.predict_csv=new.csv",
+        "model.layers=[64,32]",
+        "model.ps=[0,0]",
+        "model.lr=2e-3",
+        "data.batch_size=32",
+        "trainer.max_epochs=6",
+        "predict=true",
+        run_dir=run_dir,
+    )
+    assert metrics["val/rmse_y"] < 0.35 * frame["y"].std()
+    assert metrics["val/rmse_days"] < 0.35 * frame["days"].std()
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    assert list(predictions.columns) == ["shop", "x", "z", "note", "prediction_y", "prediction_days"]
+    assert np.sqrt(((predictions["prediction_y"] - new["y"]) ** 2).mean()) < 0.35 * new["y"].std()
+    again = load_run(run_dir).predict(predictions[["shop", "x", "z", "note"]])
+    np.testing.assert_allclose(
+        again[["prediction_y", "prediction_days"]], predictions[["prediction_y", "prediction_days"]], rtol=1e-5
+    )
+
+
+def test_several_targets_are_checked_by_name(tmp_path, cache_dir):
+    generic_csv(tmp_path / "train.csv", 100, seed=0)
+    csv = str(tmp_path / "train.csv")
+    for y_name, message in [
+        (["y", "y"], "data.y_name names 'y' more than once"),
+        ([], r"data.y_name=\[\] names no target"),
+        (["y", "z"], "data.y_name='z' is also in data.cont_names"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            TabularDataModule(csv=csv, cont_names=["x", "z"], y_name=y_name, cache_dir=str(cache_dir))
+    with pytest.raises(ValueError, match="classify takes one label column"):
+        TabularDataModule(csv=csv, cont_names=["x"], y_name=["y", "z"], classify=True)
+    module = TabularDataModule(
+        csv=csv, cont_names=["x"], y_name=["y", "z"], y_range=[[0, 1]] * 3, cache_dir=str(cache_dir)
+    )
+    with pytest.raises(ValueError, match=r"gives 3 ranges for the target\(s\) \['y', 'z'\]"):
+        module.describe()
+    module.y_range = "auto"
+    assert module.describe()["targets"] == ["y", "z"] and len(module.describe()["y_range"]) == 2
 
 
 def test_generic_csv_errors_name_the_problem(tmp_path, cache_dir):

@@ -19,7 +19,8 @@ class TablePreprocessing(Preprocessing):
 
     A category the training rows did not have gets the unknown code, a missing number the training
     median, as in training. ``log_target`` predictions are exponentiated back to the target's units;
-    ``classes`` (a classifier's labels) give one probability column per class. ``closed_column``
+    ``classes`` (a classifier's labels) give one probability column per class, ``targets`` (several numbers
+    predicted together) one ``prediction_<target>`` column each. ``closed_column``
     (Rossmann's ``Open``) marks rows whose prediction is 0 where it is 0.
     """
 
@@ -29,6 +30,7 @@ class TablePreprocessing(Preprocessing):
     log_target: bool = False
     classes: list[str] | None = None
     closed_column: str | None = None
+    targets: list[str] | None = None
 
     def rows(self, inputs: Any) -> pd.DataFrame:
         return as_frame(inputs, "rows to predict")
@@ -47,10 +49,14 @@ class TablePreprocessing(Preprocessing):
         return np.exp(values) if self.log_target else values
 
     def prediction_columns(self, outputs: list[torch.Tensor]) -> dict[str, Any]:
-        """``prediction``: the value, or a classifier's likeliest class with ``probability`` and ``prob_<class>``."""
+        """``prediction``: the value, or a classifier's likeliest class with ``probability`` and ``prob_<class>``,
+        or ``prediction_<target>`` for each of several targets."""
         if self.classes is not None:
             return class_columns(torch.cat(outputs), self.classes)
-        return {"prediction": self.values(outputs)}
+        values = self.values(outputs)
+        if self.targets is not None:
+            return {f"prediction_{name}": values[:, i] for i, name in enumerate(self.targets)}
+        return {"prediction": values}
 
     def table(self, rows: pd.DataFrame, outputs: list[torch.Tensor]) -> pd.DataFrame:
         columns = self.prediction_columns(outputs)
