@@ -217,17 +217,15 @@ def generic_csv(path, n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def test_any_csv_trains_through_task_tabular_and_predicts(run_task, tmp_path):
-    frame = generic_csv(tmp_path / "train.csv", 3000, seed=0)
-    generic_csv(tmp_path / "new.csv", 100, seed=1).drop(columns="y").to_csv(tmp_path / "new.csv", index=False)
-    run_dir = tmp_path / "run"
-    metrics = run_task(
+def train_on_generic_csv(run_task, folder, y_name: str, run_dir) -> dict[str, float]:
+    """``task=tabular`` on ``folder``'s train.csv (shop; x, z -> ``y_name``), predicting new.csv."""
+    return run_task(
         "tabular",
-        f"data.data_dir={tmp_path}",
+        f"data.data_dir={folder}",
         "data.csv=train.csv",
         "data.cat_names=[shop]",
         "data.cont_names=[x,z]",
-        "data.y_name=y",
+        f"data.y_name={y_name}",
         "data.predict_csv=new.csv",
         "model.layers=[64,32]",
         "model.ps=[0,0]",
@@ -237,6 +235,13 @@ def test_any_csv_trains_through_task_tabular_and_predicts(run_task, tmp_path):
         "predict=true",
         run_dir=run_dir,
     )
+
+
+def test_any_csv_trains_through_task_tabular_and_predicts(run_task, tmp_path):
+    frame = generic_csv(tmp_path / "train.csv", 3000, seed=0)
+    generic_csv(tmp_path / "new.csv", 100, seed=1).drop(columns="y").to_csv(tmp_path / "new.csv", index=False)
+    run_dir = tmp_path / "run"
+    metrics = train_on_generic_csv(run_task, tmp_path, "y", run_dir)
     assert metrics["val/rmse"] < 0.35 * frame["y"].std()
     predictions = pd.read_csv(run_dir / "predictions.csv")
     truth = generic_csv(tmp_path / "check.csv", 100, seed=1)
@@ -252,22 +257,7 @@ def test_several_targets_are_learned_together_and_predicted_in_a_column_each(run
     new = generic_csv(tmp_path / "new.csv", 100, seed=1)
     new.drop(columns="y").to_csv(tmp_path / "new.csv", index=False)
     run_dir = tmp_path / "run"
-    metrics = run_task(
-        "tabular",
-        f"data.data_dir={tmp_path}",
-        "data.csv=train.csv",
-        "data.cat_names=[shop]",
-        "data.cont_names=[x,z]",
-        "data.y_name=[y,days]",
-        "data.predict_csv=new.csv",
-        "model.layers=[64,32]",
-        "model.ps=[0,0]",
-        "model.lr=2e-3",
-        "data.batch_size=32",
-        "trainer.max_epochs=6",
-        "predict=true",
-        run_dir=run_dir,
-    )
+    metrics = train_on_generic_csv(run_task, tmp_path, "[y,days]", run_dir)
     assert metrics["val/rmse_y"] < 0.35 * frame["y"].std()
     assert metrics["val/rmse_days"] < 0.35 * frame["days"].std()
     predictions = pd.read_csv(run_dir / "predictions.csv")

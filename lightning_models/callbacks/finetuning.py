@@ -87,11 +87,12 @@ class UnfreezingStages(EpochSchedule):
         self._applied: int | None = None
 
     def pieces(self) -> list[Piece]:
-        return [
-            (s["epochs"] / s["cycles"], lambda pct, mult=s["lr_mult"], shape=s["cycle"]: mult * shape.lr_at(pct))
-            for s in self.stages
-            for _ in range(s["cycles"])
-        ]
+        pieces = []
+        for index, shape in self._cycles:
+            stage = self.stages[index]
+            length = stage["epochs"] / stage["cycles"]
+            pieces.append((length, lambda pct, f=stage["lr_mult"], c=shape: f * c.lr_at(pct)))
+        return pieces
 
     def stage_at(self, step: int) -> tuple[int, float]:
         """The index of the stage ``step`` is in, and how far into its current cycle (0..1)."""
