@@ -7,11 +7,13 @@ import re
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
 
-from fastlightning.config import CONF_DIR, check_arguments, metric_mode, open_overrides
+from fastlightning.config import CONF_DIR, check_arguments, metric_mode
 from tests.conftest import compose_config
 
-FIRST_VALUE = re.compile(r"\w+\(\s*([^,)]+)")  # choice(a, b) or interval(low, high) -> a or low
+# choice(a, b), interval(low, high) or tag(log, interval(low, high)) -> a or low
+FIRST_VALUE = re.compile(r"(?:tag\([^,]+,\s*)?\w+\(\s*([^,)]+)")
 SEARCHES = {
     "movielens_optuna": ["movielens"],
     "rossmann_optuna": ["rossmann"],
@@ -29,13 +31,20 @@ def test_every_search_config_is_listed():
 
 @pytest.mark.parametrize(("search", "task"), [(s, t) for s, tasks in SEARCHES.items() for t in tasks])
 def test_a_search_sweeps_arguments_of_its_task_in_the_direction_of_its_metric(search, task, tmp_path, cache_dir):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"task={task}", f"hparams_search={search}"], return_hydra_config=True)
-    GlobalHydra.instance().clear()
+    chosen = [f"task={task}", f"hparams_search={search}"]
+    cfg = compose_raw(chosen)
     sweeper = cfg.hydra.sweeper
     assert {"minimize": "min", "maximize": "max"}[sweeper.direction] == metric_mode(cfg.optimized_metric)
-    # one point of the space: the first value of each choice or interval, set as the sweeper sets it
+    # one point of the space: the first value of each choice or interval; the sweeper passes it on as
+    # plain Hydra overrides (without train.py's ++ for constructor arguments), so it must compose so
     point = [f"{key}={FIRST_VALUE.match(space).group(1)}" for key, space in sweeper.params.items()]
-    trial = compose_config(task, tmp_path, cache_dir, [f"hparams_search={search}", *open_overrides(point)])
-    check_arguments(trial)
+    compose_raw([*chosen, *point])
+    check_arguments(compose_config(task, tmp_path, cache_dir, [f"hparams_search={search}", *point]))
+
+
+def compose_raw(overrides: list[str]) -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    return cfg
