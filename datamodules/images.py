@@ -36,9 +36,11 @@ from datamodules.image_files import (
 from datamodules.image_folder import ImageFolderDataModule
 from datamodules.samples.images import write_cifar10_sample, write_mnist_sample
 from datamodules.source import DataSource
-from datamodules.splits import check_valid_pct, random_split
+from datamodules.splits import check_valid_pct, latest_split, random_split
 
 __all__ = ["CIFAR10DataModule", "ImageFolderDataModule", "InMemoryImages", "MNISTDataModule"]
+
+SPLITS = ("random", "last")
 
 
 class InMemoryImages(ImageBatches):
@@ -46,7 +48,8 @@ class InMemoryImages(ImageBatches):
 
     Subclasses implement ``read() -> (train_x, train_y, test_x, test_y, classes)`` with
     (N, C, H, W) uint8 images; the validation set is a seeded random ``valid_pct`` of the training
-    images and the normalization comes from the remaining training images.
+    images (``split="last"``: the last ``valid_pct`` in the file's order, as the ML course's mnist.pkl.gz
+    held out images 50,000-59,999) and the normalization comes from the remaining training images.
     """
 
     dataset_name = ""
@@ -55,6 +58,7 @@ class InMemoryImages(ImageBatches):
         self,
         data_dir: str | None = None,
         valid_pct: float = 0.1,
+        split: str = "random",
         augment: Sequence[str] = (),
         pad: int = 4,
         batch_size: int = 128,
@@ -67,7 +71,10 @@ class InMemoryImages(ImageBatches):
         source = DataSource(data_dir, download, self.dataset_name, sha256, cache_dir)
         super().__init__(source, augment, pad, batch_size, num_workers, seed)
         check_valid_pct(valid_pct)
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
         self.valid_pct = valid_pct
+        self.split = split
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -79,7 +86,10 @@ class InMemoryImages(ImageBatches):
         train_x, train_y, test_x, test_y, classes = self.read()
         if train_x.shape[1:] != test_x.shape[1:]:
             raise DataError(f"{self.folder}: train images are {train_x.shape[1:]} but test images {test_x.shape[1:]}")
-        train_rows, valid_rows = random_split(len(train_x), self.valid_pct, self.seed, what="images")
+        if self.split == "last":
+            train_rows, valid_rows = latest_split(np.arange(len(train_x)), self.valid_pct, what="images")
+        else:
+            train_rows, valid_rows = random_split(len(train_x), self.valid_pct, self.seed, what="images")
         self.splits = {
             "train": (torch.from_numpy(train_x[train_rows]), torch.from_numpy(train_y[train_rows])),
             "valid": (torch.from_numpy(train_x[valid_rows]), torch.from_numpy(train_y[valid_rows])),

@@ -89,6 +89,17 @@ def test_mnist_module_splits_and_normalizes_from_the_training_rows(tmp_path, com
     assert dm.std == pytest.approx([expected.std(correction=0).item()])
 
 
+def test_split_last_validates_on_the_last_training_images_in_file_order(tmp_path):
+    """The ML course's mnist.pkl.gz validated on training images 50,000-59,999; split=last does the same."""
+    arrays = write_mnist_files(tmp_path, 60, 10, compress=True)
+    dm = MNISTDataModule(str(tmp_path), valid_pct=1 / 6, split="last", cache_dir=str(tmp_path / "cache"))
+    dm.setup("fit")
+    original = torch.from_numpy(arrays["train-images-idx3-ubyte"])
+    assert torch.equal(dm.splits["train"][0][:, 0], original[:50])
+    assert torch.equal(dm.splits["valid"][0][:, 0], original[50:])
+    assert dm.splits["valid"][1].tolist() == arrays["train-labels-idx1-ubyte"][50:].tolist()
+
+
 def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
     content = {b"batch_label": b"test", b"labels": labels, b"data": images.reshape(len(labels), -1)}
     path.write_bytes(pickle.dumps(content, protocol=2))
@@ -394,7 +405,12 @@ BAD_INPUTS = {
         lambda tmp: MNISTDataModule(augment=["rotate"]),
         r"unknown augmentation\(s\) \['rotate'\]: choose from crop, flip, grayscale",
     ),
+    "unknown split": (
+        lambda tmp: MNISTDataModule(split="first"),
+        r"unknown split 'first': choose one of random, last",
+    ),
 }
+REFUSED_SETTINGS = ("unknown augmentation", "unknown split")
 
 
 def test_16_bit_images_keep_their_levels_and_float_pixels_are_refused(tmp_path):
@@ -425,5 +441,5 @@ def read_idx_file(path: Path, content: bytes) -> np.ndarray:
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_names_the_file_and_what_was_expected(tmp_path, case):
     trigger, message = BAD_INPUTS[case]
-    with pytest.raises(ValueError if case == "unknown augmentation" else DataError, match=message):
+    with pytest.raises(ValueError if case in REFUSED_SETTINGS else DataError, match=message):
         trigger(tmp_path)
