@@ -132,6 +132,19 @@ def test_data_module_holds_out_documents_and_describes_the_vocabulary(tmp_path):
     assert (tmp_path / "run" / "vocab.json").is_file()
 
 
+def test_without_case_markers_neither_the_corpus_nor_a_prompt_has_them(tmp_path):
+    def marked(case_markers: bool) -> set[str]:
+        dm = LanguageModelDataModule("imdb", cache_dir=str(tmp_path), n_workers=1, case_markers=case_markers)
+        dm.prepare_data()
+        tokens = dm.tokenized.tokens
+        return {tokens.types[i] for i in np.unique(tokens.ids)} & {"xxmaj", "xxup"}
+
+    assert marked(True) == {"xxmaj", "xxup"}
+    assert marked(False) == set()
+    dm = LanguageModelDataModule("imdb", cache_dir=str(tmp_path), n_workers=1, case_markers=False)
+    assert dm.preprocessing().tokens("The BEST film") == ["xxbos", "the", "best", "film"]
+
+
 def test_wikitext_keeps_its_own_splits(tmp_path):
     dm = LanguageModelDataModule("wikitext", batch_size=4, bptt=20, cache_dir=str(tmp_path), n_workers=1)
     dm.prepare_data()

@@ -212,3 +212,21 @@ def test_detokenize_never_shows_a_special_token():
         tokens = list(rng.choice(pool, size=rng.integers(0, 12)))
         text = detokenize(tokens).lower()
         assert not any(special in text for special in SPECIALS), (tokens, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("THIS is The BEST film, I think", ["xxbos", "this", "is", "the", "best", "film", ",", "i", "think"]),
+        ("GOOD GOOD GOOD GOOD", ["xxbos", "xxwrep", "4", "good"]),
+        ("McDonald and the U.S. Don't", ["xxbos", "mcdonald", "and", "the", "u.s.", "do", "n't"]),
+        ("Sooooo good!!!!", ["xxbos", "s", "xxrep", "5", "o", "good", "xxrep", "4", "!"]),
+    ],
+)
+def test_without_case_markers_words_are_only_lowercased(text, tokens):
+    """fastai 0.7's lessons lowercased through torchtext and wrote no xxmaj or xxup."""
+    assert Tokenizer(TokenizerSettings(case_markers=False))(text) == tokens
+
+
+def test_the_case_markers_setting_is_part_of_the_cache_key():
+    assert TokenizerSettings().key() != TokenizerSettings(case_markers=False).key()

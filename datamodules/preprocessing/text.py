@@ -29,6 +29,7 @@ class TextPreprocessing(Preprocessing):
     classes: list[str]
     tokenizer: str = "spacy"
     pre_tokenized: bool = False
+    case_markers: bool = True
     max_len: int | None = None
     width: int | None = None
 
@@ -50,7 +51,9 @@ class TextPreprocessing(Preprocessing):
             else:
                 from datamodules.text.tokenize import Tokenizer, TokenizerSettings
 
-                self._tokenize = Tokenizer(TokenizerSettings(pre_tokenized=self.pre_tokenized))
+                self._tokenize = Tokenizer(
+                    TokenizerSettings(pre_tokenized=self.pre_tokenized, case_markers=self.case_markers)
+                )
         return self._tokenize(text)
 
     def rows(self, inputs: Any) -> list[str]:
@@ -94,13 +97,14 @@ class PromptPreprocessing(Preprocessing):
     itos: list[str]
     characters: bool = False
     pre_tokenized: bool = False
+    case_markers: bool = True
 
     def tokens(self, prompt: str) -> list[str]:
         if self.characters:
             return list(prompt)
         from datamodules.text.tokenize import Tokenizer, TokenizerSettings
 
-        return Tokenizer(TokenizerSettings(pre_tokenized=self.pre_tokenized))(prompt)
+        return Tokenizer(TokenizerSettings(pre_tokenized=self.pre_tokenized, case_markers=self.case_markers))(prompt)
 
     def text(self, tokens: list[str]) -> str:
         """Readable text: characters joined, word tokens detokenized (capitals and repetitions restored)."""

@@ -146,6 +146,7 @@ class TextClassificationDataModule(CorpusDataModule):
         cache_dir: str = ".cache/fastlightning",
         download: bool = False,
         dataset: str | None = None,
+        case_markers: bool = True,
     ) -> None:
         if corpus not in CORPORA or corpus == "wikitext":
             raise ValueError(
@@ -154,7 +155,7 @@ class TextClassificationDataModule(CorpusDataModule):
         check_valid_pct(valid_pct, allow_zero=True)
         super().__init__(
             corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
-            n_workers, num_workers, seed, cache_dir, download, dataset,
+            n_workers, num_workers, seed, cache_dir, download, dataset, case_markers,
         )  # fmt: skip
         self.batch_size = batch_size
         self.max_len = max_len
@@ -291,7 +292,9 @@ class TextClassificationDataModule(CorpusDataModule):
         """The tokenizer settings, vocabulary and label names a classifier trained here needs for new text."""
         if self.vocab is None:
             self.setup("fit")
-        return TextPreprocessing(self.vocab.itos, list(self.label_names), max_len=self.max_len)
+        return TextPreprocessing(
+            self.vocab.itos, list(self.label_names), max_len=self.max_len, case_markers=self.case_markers
+        )
 
     def write_predictions(self, predictions: list[dict[str, torch.Tensor]], out_dir: str | Path) -> Path:
         """``predictions.csv`` in the documents' order: name, label, prediction, its probability and every label's."""

@@ -94,9 +94,11 @@ class TokenizedCorpus:
         return np.flatnonzero(keep & (self.labels >= 0) if labelled else keep)
 
 
-def tokenize_corpus(corpus: Corpus, cache_dir: str | Path, n_workers: int = 2) -> TokenizedCorpus:
+def tokenize_corpus(
+    corpus: Corpus, cache_dir: str | Path, n_workers: int = 2, case_markers: bool = True
+) -> TokenizedCorpus:
     """The tokenized corpus, from the cache or tokenized once (in ``n_workers`` processes) and stored."""
-    settings = TokenizerSettings(pre_tokenized=corpus.pre_tokenized)
+    settings = TokenizerSettings(pre_tokenized=corpus.pre_tokenized, case_markers=case_markers)
 
     def build() -> tuple[dict[str, np.ndarray], dict]:
         splits: list[int] = []

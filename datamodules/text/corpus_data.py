@@ -54,7 +54,8 @@ def random_subset(docs: np.ndarray, max_docs: int | None, rng: np.random.Generat
 class CorpusDataModule(pl.LightningDataModule):
     """A corpus (``data_dir``, else the download with ``download``, else the built-in sample), tokenized
     once into the cache by ``n_workers`` processes, and a vocabulary: ``vocab_path``'s, or built from
-    the training documents (``max_vocab``, ``min_freq``). Subclasses choose the documents in ``setup``."""
+    the training documents (``max_vocab``, ``min_freq``). ``case_markers=False`` lowercases without
+    ``xxmaj``/``xxup`` (fastai 0.7's lessons). Subclasses choose the documents in ``setup``."""
 
     def __init__(
         self,
@@ -72,6 +73,7 @@ class CorpusDataModule(pl.LightningDataModule):
         cache_dir: str,
         download: bool,
         dataset: str | None,
+        case_markers: bool,
     ) -> None:
         super().__init__()
         name = dataset or DOWNLOADS.get(corpus)
@@ -86,6 +88,7 @@ class CorpusDataModule(pl.LightningDataModule):
         self.min_freq = min_freq
         self.columns = {"text_cols": text_cols, "label_col": label_col, "split_col": split_col}
         self.n_workers = n_workers
+        self.case_markers = case_markers
         self.num_workers = num_workers
         self.seed = seed
         self.tokenized: TokenizedCorpus | None = None
@@ -105,7 +108,7 @@ class CorpusDataModule(pl.LightningDataModule):
 
     def _tokenize(self) -> TokenizedCorpus:
         corpus = open_corpus(self.corpus, self.folder(), **self.corpus_options(), **self.columns)
-        self.tokenized = tokenize_corpus(corpus, self.source.cache_dir, self.n_workers)
+        self.tokenized = tokenize_corpus(corpus, self.source.cache_dir, self.n_workers, self.case_markers)
         return self.tokenized
 
     def build_vocab(self, train: np.ndarray) -> None:

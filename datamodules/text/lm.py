@@ -200,13 +200,14 @@ class LanguageModelDataModule(CorpusDataModule):
         cache_dir: str = ".cache/fastlightning",
         download: bool = False,
         dataset: str | None = None,
+        case_markers: bool = True,
     ) -> None:
         if corpus not in CORPORA:
             raise ValueError(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
         check_valid_pct(valid_pct)
         super().__init__(
             corpus, data_dir, vocab_path, max_vocab, min_freq, text_cols, label_col, split_col,
-            n_workers, num_workers, seed, cache_dir, download, dataset,
+            n_workers, num_workers, seed, cache_dir, download, dataset, case_markers,
         )  # fmt: skip
         self.batch_size = batch_size
         self.bptt = bptt
@@ -272,7 +273,9 @@ class LanguageModelDataModule(CorpusDataModule):
         """The vocabulary and tokenizer settings for prompts to the model trained here."""
         if self.vocab is None:
             self.setup("fit")
-        return PromptPreprocessing(self.vocab.itos, pre_tokenized=self.corpus == "wikitext")
+        return PromptPreprocessing(
+            self.vocab.itos, pre_tokenized=self.corpus == "wikitext", case_markers=self.case_markers
+        )
 
     def unigram_perplexity(self, split: str = "valid") -> float:
         """Perplexity on ``split`` of the training tokens' unigram frequencies (add-one smoothed): the baseline."""

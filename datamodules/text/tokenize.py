@@ -7,7 +7,8 @@ document ``xxfld k`` before field k (1-based), then the field's tokens after the
   ``html.unescape``); a non-digit character repeated 3+ times -> ``xxrep n c``;
 - token rules, after spaCy: whitespace tokens keep only their newlines (``\\n`` or ``\\n\\n``); a word
   repeated 3+ times in a row -> ``xxwrep n w``; ALL-CAPS words -> ``xxup w``, Capitalized words ->
-  ``xxmaj w``; everything lowercased.
+  ``xxmaj w`` (not with ``case_markers=False``: lowercased only, as fastai 0.7's lessons tokenized);
+  everything lowercased.
 
 Pre-tokenized text (WikiText) is split on whitespace instead of by spaCy, with ``<unk>`` -> ``xxunk``;
 the token rules apply to it too. The token rules work on each batch's distinct tokens and on numpy
@@ -66,13 +67,13 @@ def replace_char_repetition(text: str) -> str:
     return _CHAR_REP.sub(lambda m: f" {REP} {len(m.group(0))} {m.group(1)} ", text)
 
 
-def token_rule(token: str) -> tuple[str, ...]:
+def token_rule(token: str, case_markers: bool = True) -> tuple[str, ...]:
     """What one raw token becomes: nothing (spaces), itself lowercased, or a case marker and itself."""
     if token.isspace():
         newlines = token.count("\n")
         return ("\n" * min(newlines, 2),) if newlines else ()
     lower = token.lower()
-    if len(token) > 1:
+    if case_markers and len(token) > 1:
         if token.isupper():
             return (UP, lower)
         if token[0].isupper():
@@ -90,9 +91,15 @@ class TokenizerSettings:
 
     lang: str = "en"
     pre_tokenized: bool = False
+    case_markers: bool = True
 
     def key(self) -> dict:
-        return {"lang": self.lang, "pre_tokenized": self.pre_tokenized, "rules": RULES_VERSION}
+        return {
+            "lang": self.lang,
+            "pre_tokenized": self.pre_tokenized,
+            "case_markers": self.case_markers,
+            "rules": RULES_VERSION,
+        }
 
 
 class Tokenizer:
@@ -187,7 +194,7 @@ class Tokenizer:
     def _rule(self, token: str) -> tuple[str, ...]:
         rule = self._rules.get(token)
         if rule is None:
-            rule = self._rules[token] = token_rule(token)
+            rule = self._rules[token] = token_rule(token, self.settings.case_markers)
         return rule
 
 
