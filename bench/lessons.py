@@ -8,7 +8,8 @@ Each row trains ``python train.py task=<task> data.data_dir=<data>`` (composed f
 once per ``--seeds`` seed and prints the lesson's figure, the mean and range of ours, and the seconds a
 run took. MovieLens: ml-latest-small, a random 20% validation (val MSE, as the lesson printed it);
 MNIST: val accuracy, the lesson's task on the last 10,000 of the 60,000 training images (as its
-mnist.pkl.gz held them out), our default on a seeded random 10% and on the lesson's 10,000; credit: the workshop's UCI credit-card default table, a seeded
+mnist.pkl.gz held them out), our default on a seeded random 10% and on the lesson's 10,000;
+credit: the workshop's UCI credit-card default table, a seeded
 60/20/20, test accuracy and AUROC; Somerville: the survey, the training loss (smoothed) against the
 workshop's; weekly sales: the workshop's UCI file, a seeded 20% of the products
 held out, val MSE beside the "same as last week" forecast's on the same weeks; characters: Alice in
