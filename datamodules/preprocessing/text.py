@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -12,6 +14,14 @@ from datamodules.preprocessing.base import InputError, Preprocessing, as_list, c
 
 PAD, UNK = "xxpad", "xxunk"
 TOKENIZERS = ("spacy", "workshop")
+
+
+@functools.cache
+def word_tokenizer(pre_tokenized: bool, case_markers: bool) -> Callable[[str], list[str]]:
+    """The training text's tokenizer, built once per setting (spaCy is imported on first use)."""
+    from datamodules.text.tokenize import Tokenizer, TokenizerSettings
+
+    return Tokenizer(TokenizerSettings(pre_tokenized=pre_tokenized, case_markers=case_markers))
 
 
 @dataclasses.dataclass
@@ -49,11 +59,7 @@ class TextPreprocessing(Preprocessing):
 
                 self._tokenize = workshop_tokens
             else:
-                from datamodules.text.tokenize import Tokenizer, TokenizerSettings
-
-                self._tokenize = Tokenizer(
-                    TokenizerSettings(pre_tokenized=self.pre_tokenized, case_markers=self.case_markers)
-                )
+                self._tokenize = word_tokenizer(self.pre_tokenized, self.case_markers)
         return self._tokenize(text)
 
     def rows(self, inputs: Any) -> list[str]:
@@ -102,9 +108,7 @@ class PromptPreprocessing(Preprocessing):
     def tokens(self, prompt: str) -> list[str]:
         if self.characters:
             return list(prompt)
-        from datamodules.text.tokenize import Tokenizer, TokenizerSettings
-
-        return Tokenizer(TokenizerSettings(pre_tokenized=self.pre_tokenized, case_markers=self.case_markers))(prompt)
+        return word_tokenizer(self.pre_tokenized, self.case_markers)(prompt)
 
     def text(self, tokens: list[str]) -> str:
         """Readable text: characters joined, word tokens detokenized (capitals and repetitions restored)."""
